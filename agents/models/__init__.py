@@ -1,0 +1,1 @@
+"""Model backends: one file per backend, the protocol in ``base.py``."""

@@ -1,0 +1,129 @@
+"""Drawing tokens from a distribution, and token-by-token completion on a session.
+
+Temperature and top-p are applied *after* guidance, to the guided log-probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from beadline.agents.guidance import log_softmax
+from beadline.agents.models.base import Completion, NextTokenLogprobs, SamplingParams
+
+if TYPE_CHECKING:
+    from beadline.agents.models.base import Model, Session
+
+__all__ = ["complete_by_tokens", "sample_token", "warp"]
+
+
+def warp(dist: NextTokenLogprobs, params: SamplingParams) -> NextTokenLogprobs:
+    """Apply temperature then top-p to ``dist``; returns a new, normalised distribution.
+
+    Greedy params (temperature 0) return ``dist`` renormalised and unchanged in order.
+    """
+    lps = np.asarray(dist.logprobs, dtype=np.float64)
+    if not params.greedy and params.temperature != 1.0:
+        lps = np.where(np.isfinite(lps), lps / params.temperature, -np.inf)
+    lps = log_softmax(lps)
+    if params.top_p < 1.0:
+        order = np.argsort(-lps, kind="stable")
+        probs = np.exp(lps[order])
+        keep_n = int(np.searchsorted(np.cumsum(probs), params.top_p) + 1)
+        mask = np.full(lps.shape, -np.inf)
+        kept = order[:keep_n]
+        mask[kept] = lps[kept]
+        lps = log_softmax(mask)
+    return NextTokenLogprobs(lps, dist.token_ids)
+
+
+def sample_token(dist: NextTokenLogprobs, params: SamplingParams, rng: np.random.Generator) -> int:
+    """Draw one token id: argmax when greedy, else from the warped distribution."""
+    ids = dist.ids()
+    if params.greedy:
+        return int(ids[int(np.argmax(dist.logprobs))])
+    warped = warp(dist, params)
+    probs: npt.NDArray[np.float64] = np.exp(warped.logprobs)
+    probs = probs / probs.sum()
+    return int(ids[int(rng.choice(probs.shape[0], p=probs))])
+
+
+def _cut(text: str, stop: Sequence[str], stop_lines: int | None) -> tuple[str, bool]:
+    cut = len(text)
+    hit = False
+    for s in stop:
+        i = text.find(s)
+        if i != -1 and i < cut:
+            cut, hit = i, True
+    if stop_lines is not None:
+        pos = -1
+        for _ in range(stop_lines):
+            pos = text.find("\n", pos + 1)
+            if pos == -1:
+                break
+        if pos != -1 and pos + 1 <= cut:
+            cut, hit = pos + 1, True
+    return text[:cut], hit
+
+
+def complete_by_tokens(
+    model: Model,
+    tokens: Sequence[int],
+    *,
+    n: int,
+    params: SamplingParams,
+    max_tokens: int,
+    stop: Sequence[str] = (),
+    stop_lines: int | None = None,
+    session: Session | None = None,
+) -> list[Completion]:
+    """Sample ``n`` continuations token by token, rewinding the session between them.
+
+    See :meth:`Model.complete` for the stopping rules. The session is left at ``tokens``.
+    """
+    own = session is None
+    sess = model.new_session(tokens) if session is None else session
+    rng = np.random.default_rng(params.seed)
+    out: list[Completion] = []
+    try:
+        for _ in range(n):
+            sess.set_tokens(tokens)
+            start_eval = sess.n_evaluated
+            generated: list[int] = []
+            logprob = 0.0
+            reason = "length"
+            text = ""
+            for _step in range(max_tokens):
+                dist = sess.next_logprobs()
+                tok = sample_token(dist, params, rng)
+                if tok in model.eos_token_ids:
+                    reason = "eos"
+                    break
+                ids = dist.ids()
+                where = np.nonzero(ids == tok)[0]
+                logprob += float(dist.logprobs[where[0]]) if where.size else 0.0
+                generated.append(tok)
+                sess.append([tok])
+                text, hit = _cut(model.detokenize(generated), stop, stop_lines)
+                if hit:
+                    reason = "stop"
+                    break
+            else:
+                text, _ = _cut(model.detokenize(generated), stop, stop_lines)
+            out.append(
+                Completion(
+                    text=text,
+                    tokens=tuple(generated),
+                    logprob=logprob,
+                    finish_reason=reason,
+                    n_tokens_evaluated=sess.n_evaluated - start_eval,
+                )
+            )
+        sess.set_tokens(tokens)
+    finally:
+        if own:
+            sess.close()
+    return out

@@ -1,0 +1,1 @@
+"""Sandbox backends: one file per backend, the shared worker in ``_worker.py``."""

@@ -1,0 +1,1 @@
+"""One module per ``beadline`` subcommand; :mod:`beadline.workflows.cli` loads them lazily."""

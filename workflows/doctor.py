@@ -1,0 +1,117 @@
+"""What this machine offers beadline, as a list of checks (``beadline doctor`` prints them)."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Literal
+
+from beadline.agents.models.registry import DEFAULT_MODEL, PACKAGED_MODELS
+from beadline.validators.sandbox.probe import probe_docker, probe_network_isolation
+
+__all__ = ["Check", "run_checks"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    """One line of the doctor's report."""
+
+    name: str
+    """What was checked."""
+    level: Literal["ok", "warn", "fail"]
+    """``fail`` only for what the default job (packaged model, local sandbox) cannot do without."""
+    detail: str
+    """What was found."""
+    fix: str = ""
+    """What to do about it."""
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def run_checks(*, docker_timeout: float = 3.0) -> list[Check]:
+    """Run every check. Never raises; a missing piece is a ``warn`` or ``fail`` line."""
+    checks: list[Check] = []
+    py_ok = sys.version_info >= (3, 11)
+    checks.append(
+        Check(
+            name="python",
+            level="ok" if py_ok else "fail",
+            detail=f"Python {platform.python_version()} ({sys.executable})",
+            fix="" if py_ok else "install Python 3.11 or newer",
+        )
+    )
+    llama = _dist_version("llama-cpp-python")
+    checks.append(
+        Check(
+            name="llama-cpp-python",
+            level="ok" if llama else "fail",
+            detail=f"version {llama}" if llama else "not installed",
+            fix="" if llama else "run `make setup` (builds it from source, about 7 minutes)",
+        )
+    )
+    for model in PACKAGED_MODELS.values():
+        path = model.path() if model.locate is None else None
+        if model.locate is not None:
+            # Locating Gemma may join a 253 MB file: only report whether its package is there.
+            from importlib.util import find_spec
+
+            installed = find_spec(model.module) is not None
+            level: Literal["ok", "warn", "fail"] = "ok" if installed else "warn"
+            detail = f"{model.description}: " + ("installed" if installed else "not installed")
+            checks.append(
+                Check(
+                    name=f"model {model.name}",
+                    level=level,
+                    detail=detail,
+                    fix="" if installed else model.install,
+                )
+            )
+            continue
+        default = model.name == DEFAULT_MODEL
+        if path is not None:
+            checks.append(
+                Check(name=f"model {model.name}", level="ok", detail=f"{model.description}: {path}")
+            )
+        else:
+            checks.append(
+                Check(
+                    name=f"model {model.name}",
+                    level="fail" if default else "warn",
+                    detail=f"{model.description}: not installed",
+                    fix=model.install,
+                )
+            )
+    net = probe_network_isolation()
+    checks.append(
+        Check(
+            name="local sandbox network isolation",
+            level="ok" if net.ok else "warn",
+            detail=net.detail,
+            fix=net.fix,
+        )
+    )
+    engine, image = probe_docker(timeout=docker_timeout)
+    checks.append(
+        Check(
+            name="docker engine",
+            level="ok" if engine.ok else "warn",
+            detail=engine.detail,
+            fix=engine.fix,
+        )
+    )
+    checks.append(
+        Check(
+            name="docker sandbox image",
+            level="ok" if image.ok else "warn",
+            detail=image.detail,
+            fix=image.fix,
+        )
+    )
+    return checks
