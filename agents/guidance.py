@@ -15,16 +15,24 @@ formula gives −inf; for γ > 1 it would give +inf, which we treat as −inf: g
 token the plain model rules out), and at γ = 1 the result is the signal distribution exactly. A
 token with log p(x|P+S) = −inf is impossible for every γ > 0.
 
-Top-k inputs (API backends): the union of the two sets is used; a token missing from one side
-gets that side's *floor*, by default the smallest log-probability in that side's set (the
-missing token's true log-probability is at most that value, so this is an upper bound). The
-result is normalised over the union, i.e. the approximation renormalises within the tokens
-either context considers likely.
+Top-k inputs (API backends) — an approximation: the union of the two sets is used, and a token
+missing from one side's set gets that side's *floor*. The default floor is the tightest upper
+bound the set itself gives on a missing token's log-probability: the smaller of (a) the least
+likely returned token's log-probability (the set holds the k most likely tokens) and (b) the
+log of the mass the set leaves over, ``log(1 − Σ p)`` (clipped at ``log(1e-12)``). The guided
+values are then renormalised *over the union only*: tokens neither context listed get no mass.
+So, for γ > 1, a token only the signal context likes is scored with an upper bound of its plain
+probability — guidance boosts it at most as much as the exact formula would (a conservative
+error); a token only the plain context likes gets an upper bound of its signal probability.
+With γ = 1 the union result is the signal set renormalised (plus floored plain-only tokens);
+with γ = 0 it is the plain set renormalised. Pass ``floor=`` to choose the values explicitly
+(``-inf`` makes a missing token impossible on that side).
 """
 
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import numpy as np
 import numpy.typing as npt
@@ -32,30 +40,58 @@ import numpy.typing as npt
 from beadline.agents.errors import UserError
 from beadline.agents.models.base import NextTokenLogprobs
 
-__all__ = ["check_gamma", "guide", "guide_dense", "log_softmax"]
+__all__ = ["check_gamma", "guide", "guide_dense", "log_softmax", "topk_floor"]
+
+_MIN_REST = 1e-12
+"""Smallest leftover mass :func:`topk_floor` assumes (keeps the floor finite)."""
 
 
 def log_softmax(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Numerically stable log-softmax of a 1-D array; −inf entries stay −inf.
 
+    Returns a new float64 array; the input is not changed.
+
     Raises:
-        UserError: every entry is −inf (nothing can be sampled).
+        UserError: every entry is −inf (nothing can be sampled), or an entry is NaN or +inf.
+
+    Example:
+        >>> log_softmax([0.0, 0.0, float("-inf")]).round(4).tolist()
+        [-0.6931, -0.6931, -inf]
     """
     arr = np.asarray(values, dtype=np.float64)
+    if np.isnan(arr).any() or np.isposinf(arr).any():
+        raise UserError(
+            "log-probabilities/logits contain NaN or +inf: the model output is broken "
+            "(check the model file)"
+        )
     finite = np.isfinite(arr)
     if not finite.any():
         raise UserError("every token has probability 0: nothing can be sampled")
     peak = arr[finite].max()
-    shifted = np.where(finite, arr - peak, -np.inf)
+    with np.errstate(over="ignore"):  # a difference beyond float range is exp(...) = 0 anyway
+        shifted = np.where(finite, arr - peak, -np.inf)
     total = math.log(float(np.exp(shifted[finite]).sum()))
     out: npt.NDArray[np.float64] = np.where(finite, shifted - total, -np.inf)
     return out
 
 
 def check_gamma(gamma: float) -> float:
-    """Return ``gamma`` as a float, or raise :class:`UserError` when it is negative or not finite."""
-    if not isinstance(gamma, int | float) or not math.isfinite(gamma) or gamma < 0:
-        raise UserError(f"guidance strength gamma must be a finite number >= 0, got {gamma!r}")
+    """Return ``gamma`` as a float, or raise :class:`UserError` when it is negative or not finite.
+
+    Example:
+        >>> check_gamma(3)
+        3.0
+    """
+    if isinstance(gamma, bool) or not isinstance(gamma, Real) or not math.isfinite(gamma):
+        raise UserError(
+            f"guidance strength gamma must be a finite number >= 0, got {gamma!r}: "
+            "use 0 for the plain model, 1 for the signal context alone, >1 to extrapolate"
+        )
+    if gamma < 0:
+        raise UserError(
+            f"guidance strength gamma must be >= 0, got {gamma!r}: "
+            "use 0 for the plain model, 1 for the signal context alone, >1 to extrapolate"
+        )
     return float(gamma)
 
 
@@ -118,24 +154,38 @@ def guide(
         signal: log p(x|P+S).
         gamma: guidance strength ≥ 0.
         floor: explicit ``(plain_floor, signal_floor)`` for tokens missing from a top-k set;
-            default: each side's smallest returned log-probability.
+            default: :func:`topk_floor` of each side (see the module docstring).
 
     Returns:
-        A new :class:`NextTokenLogprobs`, dense if both inputs were dense, else over the union.
+        A new :class:`NextTokenLogprobs`, dense if both inputs were dense, else over the union
+        (sorted token ids).
+
+    Raises:
+        UserError: gamma is invalid, or a dense input's length differs from the other's.
+
+    Example:
+        >>> import numpy as np
+        >>> p = NextTokenLogprobs(np.log([0.6, 0.3]), np.array([1, 2]))
+        >>> s = NextTokenLogprobs(np.log([0.7, 0.2]), np.array([2, 3]))
+        >>> g = guide(p, s, 1.0)
+        >>> g.token_ids.tolist()
+        [1, 2, 3]
     """
     if plain.dense and signal.dense:
         return NextTokenLogprobs(guide_dense(plain.logprobs, signal.logprobs, gamma))
     check_gamma(gamma)
     p_ids, s_ids = plain.ids(), signal.ids()
     union = np.union1d(p_ids, s_ids)
-    p_floor, s_floor = (
-        floor
-        if floor is not None
-        else (
-            float(np.min(plain.logprobs[np.isfinite(plain.logprobs)], initial=0.0)),
-            float(np.min(signal.logprobs[np.isfinite(signal.logprobs)], initial=0.0)),
-        )
-    )
+    if plain.dense and not signal.dense:
+        _check_ids(signal, plain.logprobs.shape[0])
+    if signal.dense and not plain.dense:
+        _check_ids(plain, signal.logprobs.shape[0])
+    if floor is not None:
+        p_floor, s_floor = (float(floor[0]), float(floor[1]))
+        if math.isnan(p_floor) or math.isnan(s_floor) or max(p_floor, s_floor) > 0:
+            raise UserError(f"floor must be two log-probabilities <= 0, got {floor!r}")
+    else:
+        p_floor, s_floor = topk_floor(plain), topk_floor(signal)
 
     def spread(
         ids: npt.NDArray[np.int64], lps: npt.NDArray[np.float64], fill: float
@@ -147,3 +197,33 @@ def guide(
     p_union = spread(p_ids, plain.logprobs, p_floor)
     s_union = spread(s_ids, signal.logprobs, s_floor)
     return NextTokenLogprobs(guide_dense(p_union, s_union, gamma), union.astype(np.int64))
+
+
+def topk_floor(dist: NextTokenLogprobs) -> float:
+    """Upper bound of the log-probability of a token missing from a top-k set.
+
+    The smaller of the set's least log-probability and the log of the mass it leaves over
+    (clipped at ``log(1e-12)``). A dense distribution lacks no token: its floor is −inf.
+
+    Example:
+        >>> import numpy as np
+        >>> round(topk_floor(NextTokenLogprobs(np.log([0.5, 0.3]), np.array([4, 9]))), 4)
+        -1.6094
+    """
+    if dist.dense:
+        return -math.inf
+    lps = np.asarray(dist.logprobs, dtype=np.float64)
+    finite = lps[np.isfinite(lps)]
+    if finite.size == 0:
+        return math.log(_MIN_REST)
+    rest = max(1.0 - float(np.exp(finite).sum()), _MIN_REST)
+    return min(float(finite.min()), math.log(rest))
+
+
+def _check_ids(sparse: NextTokenLogprobs, vocab: int) -> None:
+    ids = sparse.ids()
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= vocab):
+        raise UserError(
+            f"top-k token ids must lie in the dense side's vocabulary 0..{vocab - 1}, "
+            f"got ids {int(ids.min())}..{int(ids.max())}"
+        )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from beadline.agents.errors import UserError
 from beadline.agents.guidance import log_softmax
 from beadline.agents.models.base import Completion, NextTokenLogprobs, SamplingParams
 
@@ -23,7 +24,15 @@ __all__ = ["complete_by_tokens", "sample_token", "warp"]
 def warp(dist: NextTokenLogprobs, params: SamplingParams) -> NextTokenLogprobs:
     """Apply temperature then top-p to ``dist``; returns a new, normalised distribution.
 
-    Greedy params (temperature 0) return ``dist`` renormalised and unchanged in order.
+    Temperature divides the log-probabilities (``p^(1/T)``, renormalised); top-p keeps the
+    smallest set of most likely tokens whose mass reaches ``top_p`` and renormalises it.
+    Greedy params (temperature 0) skip the temperature step. ``dist`` is not changed.
+
+    Example:
+        >>> import numpy as np
+        >>> d = NextTokenLogprobs(np.log([0.5, 0.3, 0.2]))
+        >>> np.exp(warp(d, SamplingParams(temperature=1.0, top_p=0.7)).logprobs).round(3).tolist()
+        [0.625, 0.375, 0.0]
     """
     lps = np.asarray(dist.logprobs, dtype=np.float64)
     if not params.greedy and params.temperature != 1.0:
@@ -41,7 +50,14 @@ def warp(dist: NextTokenLogprobs, params: SamplingParams) -> NextTokenLogprobs:
 
 
 def sample_token(dist: NextTokenLogprobs, params: SamplingParams, rng: np.random.Generator) -> int:
-    """Draw one token id: argmax when greedy, else from the warped distribution."""
+    """Draw one token id: argmax when greedy (first on ties), else from the warped distribution.
+
+    Example:
+        >>> import numpy as np
+        >>> d = NextTokenLogprobs(np.log([0.2, 0.8]))
+        >>> sample_token(d, SamplingParams(), np.random.default_rng(0))
+        1
+    """
     ids = dist.ids()
     if params.greedy:
         return int(ids[int(np.argmax(dist.logprobs))])
@@ -82,8 +98,17 @@ def complete_by_tokens(
 ) -> list[Completion]:
     """Sample ``n`` continuations token by token, rewinding the session between them.
 
-    See :meth:`Model.complete` for the stopping rules. The session is left at ``tokens``.
+    See :meth:`Model.complete` for the stopping rules; a continuation that fills the model's
+    context window ends with ``finish_reason="length"``. The session is left at ``tokens``.
+    ``Completion.tokens`` holds every sampled token, including those of a stop sequence that
+    was cut from the text.
+
+    Raises:
+        UserError: ``n`` or ``max_tokens`` is negative.
+        ContextOverflowError: ``tokens`` alone does not fit the context window.
     """
+    if n < 0 or max_tokens < 0:
+        raise UserError(f"n and max_tokens must be >= 0, got n={n}, max_tokens={max_tokens}")
     own = session is None
     sess = model.new_session(tokens) if session is None else session
     rng = np.random.default_rng(params.seed)
@@ -106,13 +131,13 @@ def complete_by_tokens(
                 where = np.nonzero(ids == tok)[0]
                 logprob += float(dist.logprobs[where[0]]) if where.size else 0.0
                 generated.append(tok)
-                sess.append([tok])
                 text, hit = _cut(model.detokenize(generated), stop, stop_lines)
                 if hit:
                     reason = "stop"
                     break
-            else:
-                text, _ = _cut(model.detokenize(generated), stop, stop_lines)
+                if len(tokens) + len(generated) >= model.n_ctx:
+                    break  # the window is full: end as "length" rather than overflow
+                sess.append([tok])
             out.append(
                 Completion(
                     text=text,

@@ -36,7 +36,7 @@ class FakeModel(Model):
     """Shared tokenizer and sessions of the fakes; subclasses say what comes next."""
 
     __test__: ClassVar[bool] = False
-    capabilities: ClassVar[Capabilities] = Capabilities(full_vocabulary=True, chat_template=True)
+    capabilities = Capabilities(full_vocabulary=True, chat_template=True)
 
     def __init__(
         self, *, extra_pieces: Iterable[str] = (), n_ctx: int = 65_536, name: str = "fake"

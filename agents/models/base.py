@@ -17,7 +17,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -96,10 +95,13 @@ class SamplingParams:
 
     def __post_init__(self) -> None:
         t = self.temperature
-        if not (isinstance(t, int | float) and math.isfinite(t) and t >= 0):
-            raise UserError(f"temperature must be 0 (greedy) or a positive number, got {t!r}")
+        if isinstance(t, bool) or not (isinstance(t, int | float) and math.isfinite(t) and t >= 0):
+            raise UserError(
+                f"temperature must be 0 (greedy) or a positive number, got {t!r}: "
+                "use 0 for greedy decoding or e.g. 0.8 for sampling"
+            )
         p = self.top_p
-        if not (isinstance(p, int | float) and 0 < p <= 1):
+        if isinstance(p, bool) or not (isinstance(p, int | float) and 0 < p <= 1):
             raise UserError(f"top_p must be in (0, 1], got {p!r}")
 
     @property
@@ -173,12 +175,25 @@ class Session(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free the context's memory. Idempotent."""
 
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
 
 class Model(ABC):
     """A language model that can open sessions. Backends holding resources are context managers."""
 
-    capabilities: ClassVar[Capabilities]
-    """What this backend can do."""
+    capabilities: Capabilities
+    """What this backend can do. Set on the class; a backend whose abilities depend on the loaded
+    model or server (a GGUF with or without a chat template, a server with or without logprobs)
+    overrides it per instance."""
 
     @property
     @abstractmethod
@@ -192,7 +207,11 @@ class Model(ABC):
 
     @abstractmethod
     def tokenize(self, text: str, *, add_bos: bool = False) -> list[int]:
-        """Text to token ids (special tokens in ``text`` are parsed)."""
+        """Text to token ids (special tokens in ``text`` are parsed).
+
+        ``add_bos=True`` prepends the model's BOS token when the model expects one (its
+        tokenizer config says so); use it for the start of a context, not for pieces.
+        """
 
     @abstractmethod
     def detokenize(self, tokens: Sequence[int]) -> str:
@@ -206,6 +225,19 @@ class Model(ABC):
     @abstractmethod
     def new_session(self, tokens: Sequence[int] = ()) -> Session:
         """Open a new context, optionally starting from ``tokens``."""
+
+    def next_logprobs_batch(self, sessions: Sequence[Session]) -> list[NextTokenLogprobs]:
+        """Next-token log-probs of several sessions of this model, in order.
+
+        The decoder calls this with the plain and the signal session at every guided token.
+        The default evaluates them one after the other; a backend that can evaluate several
+        contexts in one forward pass (transformers) overrides it.
+        """
+        return [s.next_logprobs() for s in sessions]
+
+    def token_text(self, token: int) -> str:
+        """One token's text for displays (control tokens shown where the backend can)."""
+        return self.detokenize([token])
 
     def apply_chat_template(
         self, messages: Sequence[dict[str, str]], *, add_generation_prompt: bool = True

@@ -1,0 +1,173 @@
+"""The llama.cpp backend on the tiny packaged model (and SmolLM2 for the chat template)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from beadline.agents.errors import BackendError, ContextOverflowError, ModelNotFoundError, UserError
+from beadline.agents.models.base import SamplingParams
+from beadline.agents.models.llama_cpp import LlamaCppModel
+from beadline.agents.models.registry import resolve_model_path
+
+PROMPT = "def add(a, b):\n    return"
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Iterator[LlamaCppModel]:
+    with LlamaCppModel("tiny-test", n_ctx=256) as model:
+        yield model
+
+
+def test_logprobs_equal_a_direct_log_softmax_of_the_logits(tiny: LlamaCppModel) -> None:
+    import llama_cpp
+
+    tokens = tiny.tokenize(PROMPT, add_bos=True)
+    with tiny.new_session(tokens) as session:
+        got = session.next_logprobs()
+    # An independent path: the high-level Llama with every position's logits kept.
+    ref = llama_cpp.Llama(
+        str(resolve_model_path("tiny-test")), n_ctx=256, logits_all=True, verbose=False
+    )
+    ref.eval(tokens)
+    logits = np.asarray(ref.scores[len(tokens) - 1], dtype=np.float64)
+    expected = logits - logits.max()
+    expected -= np.log(np.exp(expected).sum())
+    assert got.dense and got.logprobs.shape == (tiny.n_vocab,)
+    np.testing.assert_allclose(got.logprobs, expected, atol=1e-4)
+    assert np.exp(got.logprobs).sum() == pytest.approx(1.0)
+
+
+def test_prefix_reuse_gives_the_same_logprobs_as_a_fresh_evaluation(tiny: LlamaCppModel) -> None:
+    stem = tiny.tokenize("def f(x):\n    y = x + 1\n", add_bos=True)
+    a = stem + tiny.tokenize("    return y")
+    b = stem + tiny.tokenize("    print(x)\n    return y * 2")
+    shared = next(i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
+    base = b[:shared]
+    with tiny.new_session(a) as session:
+        session.next_logprobs()
+        used = session.n_evaluated
+        session.set_tokens(b)
+        reused = session.next_logprobs()
+        assert session.n_evaluated - used == len(b) - len(base)  # only the new suffix
+        session.rewind(len(base))
+        rewound = session.next_logprobs()
+        assert session.n_evaluated - used == len(b) - len(base) + 1  # the last token again
+    with tiny.new_session(b) as fresh_b:
+        np.testing.assert_allclose(reused.logprobs, fresh_b.next_logprobs().logprobs, atol=1e-4)
+    with tiny.new_session(base) as fresh_base:
+        np.testing.assert_allclose(
+            rewound.logprobs, fresh_base.next_logprobs().logprobs, atol=1e-4
+        )
+
+
+def test_unchanged_context_is_not_evaluated_again(tiny: LlamaCppModel) -> None:
+    with tiny.new_session(tiny.tokenize(PROMPT)) as session:
+        first = session.next_logprobs()
+        n = session.n_evaluated
+        second = session.next_logprobs()
+        assert session.n_evaluated == n
+        np.testing.assert_array_equal(first.logprobs, second.logprobs)
+        second.logprobs[0] = 0.0  # a copy: the session's cache is untouched
+        assert session.next_logprobs().logprobs[0] == first.logprobs[0]
+
+
+def test_greedy_decoding_is_deterministic(tiny: LlamaCppModel) -> None:
+    prompt = tiny.tokenize(PROMPT, add_bos=True)
+    one = tiny.complete(prompt, max_tokens=24)
+    two = tiny.complete(prompt, max_tokens=24)
+    assert one[0].tokens == two[0].tokens and len(one[0].tokens) > 0
+    seeded = SamplingParams(temperature=0.9, seed=11)
+    assert [c.tokens for c in tiny.complete(prompt, n=2, params=seeded, max_tokens=10)] == [
+        c.tokens for c in tiny.complete(prompt, n=2, params=seeded, max_tokens=10)
+    ]
+
+
+def test_two_sessions_do_not_disturb_each_other(tiny: LlamaCppModel) -> None:
+    pa = tiny.tokenize("import os\n", add_bos=True)
+    pb = tiny.tokenize("class A:\n    pass\n", add_bos=True)
+    with tiny.new_session(pa) as alone:
+        expected = [alone.next_logprobs().logprobs]
+        for tok in (10, 20, 30):
+            alone.append([tok])
+            expected.append(alone.next_logprobs().logprobs)
+    with tiny.new_session(pa) as a, tiny.new_session(pb) as b:
+        got = [a.next_logprobs().logprobs]
+        b.next_logprobs()
+        for tok in (10, 20, 30):
+            a.append([tok])
+            b.append([tok + 1])
+            b.next_logprobs()
+            got.append(a.next_logprobs().logprobs)
+            b.set_tokens(pb)
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_allclose(g, e, atol=1e-4)
+
+
+def test_context_overflow_is_reported_with_sizes(tiny: LlamaCppModel) -> None:
+    with tiny.new_session() as session:
+        with pytest.raises(ContextOverflowError, match=r"300 tokens .* 256"):
+            session.set_tokens([5] * 300)
+        session.set_tokens([5] * 250)
+        (c,) = tiny.complete([5] * 250, max_tokens=50, session=session)
+        assert c.finish_reason == "length" and len(c.tokens) == 6
+
+
+def test_tokenize_roundtrip_and_eos(tiny: LlamaCppModel) -> None:
+    text = "def f(x):\n    return x * 2\n"
+    # pieces are joined exactly: a SentencePiece model shows its dummy-prefix space
+    assert tiny.detokenize(tiny.tokenize(text)) == " " + text
+    assert tiny.eos_token_ids
+    assert tiny.capabilities.full_vocabulary and not tiny.capabilities.chat_template
+    with pytest.raises(NotImplementedError, match="no chat template"):
+        tiny.apply_chat_template([{"role": "user", "content": "hi"}])
+
+
+def test_closed_sessions_and_models_say_so(tiny: LlamaCppModel) -> None:
+    session = tiny.new_session(tiny.tokenize("x"))
+    session.close()
+    session.close()
+    with pytest.raises(UserError, match="closed"):
+        session.next_logprobs()
+    with pytest.raises(UserError, match="non-empty"):
+        tiny.new_session().next_logprobs()
+    model = LlamaCppModel("tiny-test", n_ctx=64)
+    live = model.new_session(model.tokenize("x"))
+    model.close()
+    model.close()
+    with pytest.raises(UserError, match="closed"):
+        live.next_logprobs()
+    with pytest.raises(UserError, match="closed"):
+        model.tokenize("x")
+
+
+def test_smollm2_chat_template_is_applied() -> None:
+    with LlamaCppModel("smollm2-135m", n_ctx=512) as model:
+        assert model.capabilities.chat_template
+        text = model.apply_chat_template([{"role": "user", "content": "Write add."}])
+        assert text.endswith("<|im_start|>assistant\n")
+        assert "<|im_start|>user\nWrite add.<|im_end|>" in text
+        tokens = model.tokenize(text)
+        assert model.token_text(tokens[0]) == "<|im_start|>"  # parsed as a special token
+        code = "def f(x):\n    return x * 2\n"
+        assert model.detokenize(model.tokenize(code)) == code
+
+
+def test_bad_files_and_options_give_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        LlamaCppModel(str(tmp_path / "missing.gguf"))
+    with pytest.raises(ModelNotFoundError, match="unknown model"):
+        LlamaCppModel("no-such-model")
+    not_gguf = tmp_path / "notes.gguf"
+    not_gguf.write_text("hello")
+    with pytest.raises(BackendError, match="not a GGUF file"):
+        LlamaCppModel(str(not_gguf))
+    truncated = tmp_path / "tiny.gguf"
+    truncated.write_bytes(resolve_model_path("tiny-test").read_bytes()[:4096])
+    with pytest.raises(BackendError, match=r"corrupt.*reinstall"):
+        LlamaCppModel(str(truncated))
+    with pytest.raises(UserError, match="n_ctx"):
+        LlamaCppModel("tiny-test", n_ctx=0)
