@@ -59,9 +59,7 @@ def test_prefix_reuse_gives_the_same_logprobs_as_a_fresh_evaluation(tiny: LlamaC
     with tiny.new_session(b) as fresh_b:
         np.testing.assert_allclose(reused.logprobs, fresh_b.next_logprobs().logprobs, atol=1e-4)
     with tiny.new_session(base) as fresh_base:
-        np.testing.assert_allclose(
-            rewound.logprobs, fresh_base.next_logprobs().logprobs, atol=1e-4
-        )
+        np.testing.assert_allclose(rewound.logprobs, fresh_base.next_logprobs().logprobs, atol=1e-4)
 
 
 def test_unchanged_context_is_not_evaluated_again(tiny: LlamaCppModel) -> None:
