@@ -1,0 +1,401 @@
+"""Test harnesses: compile a request once in the worker, run one test case in a forked child.
+
+:func:`prepare` runs in the worker before any fork (compiling is safe: nothing of the program
+executes), so a syntax error costs no child and every child reuses the code objects.
+:func:`run_case` runs in the child, after isolation, and returns the result dict the child sends
+back. Test kinds:
+
+- ``assert``: one ``assert`` line. ``assert A == B``: ``A`` is evaluated under the tracer, then
+  ``B`` untraced, then compared (``expected``/``actual`` reported). ``assert CALL`` and
+  ``assert not CALL``: the call is traced, then its truth tested. Any other shape is executed
+  whole under the tracer.
+- ``check``: the test source defines ``check(candidate)`` (HumanEval); it is called, traced,
+  with the program's ``entry_point``.
+- ``stdio``: the program runs as ``__main__`` (traced) reading stdin; the worker compares stdout.
+- ``script``: the program runs as ``__main__`` (traced).
+
+For ``assert``/``check`` the program's module-level code runs untraced (the trace shows the
+test's calls into it); for ``stdio``/``script`` the whole program is traced.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import sys
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import CodeType, TracebackType
+from typing import Any
+
+from .tracing import Tracer, exc_text, safe_repr
+
+__all__ = [
+    "PROGRAM_FILE",
+    "SETUP_FILE",
+    "TEST_FILE",
+    "Prepared",
+    "PreparedCase",
+    "prepare",
+    "run_case",
+]
+
+PROGRAM_FILE = "<solution>"
+"""``co_filename`` of the program under test (what the tracer follows)."""
+TEST_FILE = "<test>"
+"""``co_filename`` of test code (never traced)."""
+SETUP_FILE = "<setup>"
+"""``co_filename`` of setup code (never traced)."""
+
+_MESSAGE_CHARS = 400
+
+
+@dataclass
+class PreparedCase:
+    """One test case, compiled."""
+
+    kind: str
+    """``assert``, ``check``, ``stdio`` or ``script``."""
+    shape: str = "whole"
+    """``eq`` (``assert A == B``), ``call`` (``assert CALL``), ``not`` (``assert not CALL``),
+    ``whole`` (anything else) for asserts; ``check``, ``stdio``, ``script`` otherwise."""
+    left: CodeType | None = None
+    """The traced expression (``eq``/``call``/``not``)."""
+    right: CodeType | None = None
+    """The expected expression (``eq``)."""
+    whole: CodeType | None = None
+    """The whole test (``whole``) or the check function's definitions (``check``)."""
+    source: str = ""
+    """The test's source."""
+    entry_point: str | None = None
+    """The function under test (``check``)."""
+    stdin: str = ""
+    """Standard input (``stdio``)."""
+    expected_stdout: str | None = None
+    """Expected output (``stdio``)."""
+    error: dict[str, Any] | None = None
+    """A ready result when the test itself does not compile."""
+
+
+@dataclass
+class Prepared:
+    """A whole request, compiled."""
+
+    source: str
+    """The program source."""
+    program: CodeType | None
+    """The program's code object (``None`` when it does not compile)."""
+    setup: CodeType | None
+    """The setup code object, if any."""
+    cases: list[PreparedCase]
+    """The test cases, in order."""
+    error: dict[str, Any] | None = None
+    """A ready ``error`` result shared by every case when the program does not compile."""
+    trace: bool = True
+    """Whether to record traces."""
+    trace_function: str | None = None
+    """Trace only inside calls of this function."""
+    limits: Mapping[str, Any] | None = None
+    """The request's limits (``trace_events``, ``trace_chars``, ``repr_chars``, ``memory_mb``)."""
+
+
+def _syntax_result(exc: SyntaxError, what: str) -> dict[str, Any]:
+    line = exc.lineno
+    detail = exc.msg or "invalid syntax"
+    where = f" (line {line})" if line else ""
+    return {
+        "status": "error",
+        "exc_type": type(exc).__name__,
+        "message": f"{what} does not compile: {type(exc).__name__}: {detail}{where}",
+        "line": line if what == "the program" else None,
+    }
+
+
+def _prepare_case(raw: Mapping[str, Any]) -> PreparedCase:
+    kind = str(raw.get("kind", ""))
+    source = str(raw.get("source", ""))
+    case = PreparedCase(kind=kind, source=source, entry_point=raw.get("entry_point"))
+    if kind == "stdio":
+        case.shape = "stdio"
+        case.stdin = str(raw.get("stdin", ""))
+        expected = raw.get("expected_stdout")
+        case.expected_stdout = None if expected is None else str(expected)
+        return case
+    if kind == "script":
+        case.shape = "script"
+        return case
+    if kind not in ("assert", "check"):
+        case.error = {"status": "error", "exc_type": None, "message": f"unknown test kind {kind!r}"}
+        return case
+    try:
+        tree = ast.parse(source, TEST_FILE)
+        if kind == "check":
+            case.shape = "check"
+            case.whole = compile(tree, TEST_FILE, "exec")
+            if not case.entry_point:
+                case.error = {
+                    "status": "error",
+                    "exc_type": None,
+                    "message": "a check test needs entry_point (the function to pass to check)",
+                }
+            return case
+        if len(tree.body) == 1 and isinstance(tree.body[0], ast.Assert):
+            test = tree.body[0].test
+            if (
+                isinstance(test, ast.Compare)
+                and len(test.ops) == 1
+                and isinstance(test.ops[0], ast.Eq)
+            ):
+                case.shape = "eq"
+                case.left = compile(ast.Expression(test.left), TEST_FILE, "eval")
+                case.right = compile(ast.Expression(test.comparators[0]), TEST_FILE, "eval")
+                return case
+            if isinstance(test, ast.Call):
+                case.shape = "call"
+                case.left = compile(ast.Expression(test), TEST_FILE, "eval")
+                return case
+            if (
+                isinstance(test, ast.UnaryOp)
+                and isinstance(test.op, ast.Not)
+                and isinstance(test.operand, ast.Call)
+            ):
+                case.shape = "not"
+                case.left = compile(ast.Expression(test.operand), TEST_FILE, "eval")
+                return case
+        case.shape = "whole"
+        case.whole = compile(tree, TEST_FILE, "exec")
+    except SyntaxError as exc:
+        case.error = _syntax_result(exc, "the test")
+    except (ValueError, TypeError, RecursionError, MemoryError) as exc:
+        case.error = {
+            "status": "error",
+            "exc_type": type(exc).__name__,
+            "message": f"the test does not compile: {exc_text(type(exc), exc, 200)}",
+        }
+    return case
+
+
+def prepare(request: Mapping[str, Any]) -> Prepared:
+    """Compile a ``run`` request's program, setup and tests (in the worker, before forking)."""
+    source = str(request.get("program", ""))
+    prepared = Prepared(
+        source=source,
+        program=None,
+        setup=None,
+        cases=[_prepare_case(t) for t in request.get("tests", ())],
+        trace=bool(request.get("trace", True)),
+        trace_function=request.get("trace_function") or None,
+        limits=request.get("limits") or {},
+    )
+    try:
+        prepared.program = compile(source, PROGRAM_FILE, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        prepared.error = _syntax_result(exc, "the program")
+    except (ValueError, TypeError, RecursionError, MemoryError) as exc:
+        prepared.error = {
+            "status": "error",
+            "exc_type": type(exc).__name__,
+            "message": f"the program does not compile: {exc_text(type(exc), exc, 200)}",
+        }
+    setup = str(request.get("setup", "") or "")
+    if setup.strip() and prepared.error is None:
+        try:
+            prepared.setup = compile(setup, SETUP_FILE, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            prepared.error = {
+                "status": "error",
+                "exc_type": type(exc).__name__,
+                "message": f"the setup code does not compile: {exc_text(type(exc), exc, 200)}",
+            }
+    return prepared
+
+
+# -- in the child ---------------------------------------------------------------------------
+def _program_line(tb: TracebackType | None) -> int | None:
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == PROGRAM_FILE:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _innermost_file(tb: TracebackType | None) -> tuple[str, int]:
+    where = ("", 0)
+    while tb is not None:
+        where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return where
+
+
+def _module(name: str) -> dict[str, Any]:
+    module = types.ModuleType(name)
+    namespace = module.__dict__
+    namespace["__builtins__"] = builtins
+    sys.modules[name] = module
+    return namespace
+
+
+def _exception_result(
+    exc: BaseException, case: PreparedCase, limits: Mapping[str, Any]
+) -> dict[str, Any]:
+    tb = exc.__traceback__
+    line = _program_line(tb)
+    text = exc_text(type(exc), exc, _MESSAGE_CHARS)
+    if isinstance(exc, MemoryError):
+        return {
+            "status": "killed",
+            "exc_type": "MemoryError",
+            "message": f"memory limit of {limits.get('memory_mb', '?')} MiB exceeded (MemoryError)",
+            "line": line,
+        }
+    if isinstance(exc, SystemExit):
+        return {
+            "status": "error",
+            "exc_type": "SystemExit",
+            "message": f"the program called sys.exit({exc.code!r}) during the test",
+            "line": line,
+        }
+    if isinstance(exc, AssertionError) and case.kind in ("assert", "check"):
+        filename, lineno = _innermost_file(tb)
+        if filename == TEST_FILE:
+            if case.kind == "check":
+                lines = case.source.splitlines()
+                quoted = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
+                detail = f": {text}" if str(exc) else ""
+                message = f"check failed at `{quoted}`{detail}" if quoted else text
+            else:
+                message = f"assertion failed: {case.source.strip()[:_MESSAGE_CHARS]}"
+            return {"status": "failed", "exc_type": "AssertionError", "message": message}
+    return {"status": "error", "exc_type": type(exc).__name__, "message": text, "line": line}
+
+
+def _run_main(prepared: Prepared, case: PreparedCase, tracer: Tracer | None) -> dict[str, Any]:
+    namespace = _module("__main__")
+    assert prepared.program is not None
+    if prepared.setup is not None:
+        exec(prepared.setup, namespace)
+    if tracer is not None:
+        tracer.start()
+    try:
+        exec(prepared.program, namespace)
+    except SystemExit as exc:
+        if tracer is not None:
+            tracer.stop()
+        if exc.code not in (None, 0):
+            return {
+                "status": "error",
+                "exc_type": "SystemExit",
+                "message": f"the program exited with sys.exit({exc.code!r})",
+                "line": _program_line(exc.__traceback__),
+            }
+    finally:
+        if tracer is not None:
+            tracer.stop()
+    return {"status": "passed", "message": ""}
+
+
+def _run_test(prepared: Prepared, case: PreparedCase, tracer: Tracer | None) -> dict[str, Any]:
+    limit = int((prepared.limits or {}).get("repr_chars", 80))
+    namespace = _module("__solution__")
+    assert prepared.program is not None
+    exec(prepared.program, namespace)
+    if prepared.setup is not None:
+        exec(prepared.setup, namespace)
+    if case.shape == "check":
+        assert case.whole is not None and case.entry_point
+        exec(case.whole, namespace)
+        if case.entry_point not in namespace:
+            return {
+                "status": "error",
+                "exc_type": "NameError",
+                "message": f"the program does not define the entry point {case.entry_point!r}",
+            }
+        check = namespace.get("check")
+        if not callable(check):
+            return {
+                "status": "error",
+                "exc_type": None,
+                "message": "the check test does not define a function check(candidate)",
+            }
+        if tracer is not None:
+            tracer.start()
+        try:
+            check(namespace[case.entry_point])
+        finally:
+            if tracer is not None:
+                tracer.stop()
+        return {"status": "passed", "message": ""}
+    if case.shape == "whole":
+        assert case.whole is not None
+        if tracer is not None:
+            tracer.start()
+        try:
+            exec(case.whole, namespace)
+        finally:
+            if tracer is not None:
+                tracer.stop()
+        return {"status": "passed", "message": ""}
+    assert case.left is not None
+    if tracer is not None:
+        tracer.start()
+    try:
+        actual = eval(case.left, namespace)
+    finally:
+        if tracer is not None:
+            tracer.stop()
+    actual_repr = safe_repr(actual, limit)
+    if case.shape == "eq":
+        assert case.right is not None
+        expected = eval(case.right, namespace)
+        expected_repr = safe_repr(expected, limit)
+        ok = bool(actual == expected)
+        result: dict[str, Any] = {
+            "status": "passed" if ok else "failed",
+            "return_repr": actual_repr,
+            "expected_repr": expected_repr,
+            "message": "" if ok else f"expected {expected_repr}, got {actual_repr}",
+        }
+        if not ok:
+            result["exc_type"] = "AssertionError"
+        return result
+    ok = bool(actual) if case.shape == "call" else not actual
+    result = {"status": "passed" if ok else "failed", "return_repr": actual_repr, "message": ""}
+    if not ok:
+        want = "a true value" if case.shape == "call" else "a false value"
+        result["message"] = f"expected {want}, got {actual_repr}"
+        result["exc_type"] = "AssertionError"
+    return result
+
+
+def run_case(prepared: Prepared, case: PreparedCase) -> dict[str, Any]:
+    """Run one prepared test case in the current (child) process; never raises.
+
+    Returns:
+        The result dict: ``status``, ``exc_type``, ``message``, ``line``, ``return_repr``,
+        ``expected_repr`` and ``trace`` (``{"events": [...], "truncated": bool}``).
+    """
+    limits = prepared.limits or {}
+    tracer: Tracer | None = None
+    if prepared.trace:
+        tracer = Tracer(
+            PROGRAM_FILE,
+            prepared.source,
+            function=prepared.trace_function,
+            max_events=int(limits.get("trace_events", 200)),
+            max_chars=int(limits.get("trace_chars", 6000)),
+            repr_chars=int(limits.get("repr_chars", 80)),
+        )
+    try:
+        if case.kind in ("stdio", "script"):
+            result = _run_main(prepared, case, tracer)
+        else:
+            result = _run_test(prepared, case, tracer)
+    except BaseException as exc:
+        if tracer is not None:
+            tracer.stop()
+        result = _exception_result(exc, case, limits)
+    if tracer is not None:
+        result["trace"] = tracer.to_json()
+    return result

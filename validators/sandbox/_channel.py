@@ -1,0 +1,403 @@
+"""Host side of the worker's line protocol, over any pair of byte streams.
+
+The worker (:mod:`beadline.validators.runtime.worker`, whose docstring documents the protocol)
+prints a ready line, then answers each JSON request line with one JSON line. This module
+encodes :class:`RunRequest` / :class:`CommandRequest`, decodes the answers into
+:class:`RunResult` / :class:`CommandResult`, and enforces a host-side deadline
+(:func:`run_deadline`), so a caller never waits on a stuck worker. Any
+:class:`ChannelError` means the worker must be restarted (its ``restart`` flag is always true);
+the caller then reports the lost request with :func:`failed_run` / :func:`failed_command`.
+
+Backends plug in their transport as a :class:`ByteStream`: :class:`FdStream` covers pipes and
+sockets (the local backend, or a Docker attach socket once demultiplexed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from beadline.validators.errors import SandboxError
+from beadline.validators.executor import (
+    CommandRequest,
+    CommandResult,
+    JUnitCase,
+    Limits,
+    RunRequest,
+    RunResult,
+    TestResult,
+    TestStatus,
+    Trace,
+)
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "ByteStream",
+    "Channel",
+    "ChannelError",
+    "FdStream",
+    "WorkerDied",
+    "WorkerTimeout",
+    "command_deadline",
+    "decode_command",
+    "decode_run",
+    "encode_command",
+    "encode_run",
+    "failed_command",
+    "failed_run",
+    "run_deadline",
+]
+
+PROTOCOL_VERSION = 1
+"""The protocol version this host speaks (the worker's ready line must match)."""
+
+PER_TEST_OVERHEAD_S = 0.5
+"""Host-side allowance per test case on top of ``wall_s`` (fork, clean-up, a loaded machine)."""
+
+_STATUSES = ("passed", "failed", "error", "timeout", "killed")
+
+
+class ChannelError(SandboxError):
+    """Raised by :class:`Channel` when the worker cannot be used any more; restart it."""
+
+    restart: bool = True
+
+
+class WorkerTimeout(ChannelError):
+    """The worker did not answer before the deadline."""
+
+
+class WorkerDied(ChannelError):
+    """The worker's output ended (it exited or was killed) or it broke the protocol."""
+
+
+class ByteStream(Protocol):
+    """A bidirectional byte transport to one worker."""
+
+    def write(self, data: bytes) -> None:
+        """Send all of ``data``; raise ``OSError`` when the other end is gone."""
+
+    def read(self, timeout: float) -> bytes:
+        """Return some available bytes (``b""`` at end of stream); raise ``TimeoutError``
+        when nothing arrives within ``timeout`` seconds."""
+
+    def close(self) -> None:
+        """Release the transport."""
+
+
+class FdStream:
+    """A :class:`ByteStream` over file descriptors (pipes, or one socket for both ways).
+
+    Args:
+        read_fd: Descriptor the worker's output is read from.
+        write_fd: Descriptor requests are written to.
+        close_fds: Whether :meth:`close` closes the descriptors.
+    """
+
+    def __init__(self, read_fd: int, write_fd: int, *, close_fds: bool = False) -> None:
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+        self.close_fds = close_fds
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self.write_fd, view)
+            view = view[written:]
+
+    def read(self, timeout: float) -> bytes:
+        ready, _, _ = select.select([self.read_fd], [], [], max(0.0, timeout))
+        if not ready:
+            raise TimeoutError
+        return os.read(self.read_fd, 1 << 20)
+
+    def close(self) -> None:
+        if self.close_fds:
+            for fd in {self.read_fd, self.write_fd}:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+class Channel:
+    """One worker's protocol endpoint: a ready line, then one answer per request.
+
+    Args:
+        stream: The transport.
+        name: A label for error messages (``local worker 1234``).
+    """
+
+    def __init__(self, stream: ByteStream, *, name: str = "worker") -> None:
+        self.stream = stream
+        self.name = name
+        self.broken = False
+        """True once an error made the channel unusable."""
+        self._buffer = b""
+        self._next_id = 0
+
+    def _read_line(self, deadline: float) -> dict[str, Any]:
+        while True:
+            newline = self._buffer.find(b"\n")
+            if newline >= 0:
+                line, self._buffer = self._buffer[:newline], self._buffer[newline + 1 :]
+                if not line.strip():
+                    continue
+                try:
+                    decoded = json.loads(line)
+                except ValueError as exc:
+                    self.broken = True
+                    raise WorkerDied(
+                        f"{self.name} broke the protocol: {line[:120]!r} is not JSON"
+                    ) from exc
+                if not isinstance(decoded, dict):
+                    self.broken = True
+                    raise WorkerDied(f"{self.name} broke the protocol: {line[:120]!r}")
+                return decoded
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.broken = True
+                raise WorkerTimeout(f"{self.name} did not answer in time")
+            try:
+                chunk = self.stream.read(remaining)
+            except TimeoutError:
+                self.broken = True
+                raise WorkerTimeout(f"{self.name} did not answer in time") from None
+            except OSError as exc:
+                self.broken = True
+                raise WorkerDied(f"{self.name} cannot be read: {exc}") from exc
+            if not chunk:
+                self.broken = True
+                raise WorkerDied(f"{self.name} exited")
+            self._buffer += chunk
+
+    def read_ready(self, timeout: float) -> dict[str, Any]:
+        """Wait for the worker's ready line and check its protocol version.
+
+        Raises:
+            WorkerTimeout: no ready line in time.
+            WorkerDied: the worker exited or speaks another protocol.
+        """
+        ready = self._read_line(time.monotonic() + timeout)
+        if not ready.get("ready"):
+            self.broken = True
+            raise WorkerDied(f"{self.name} sent {ready!r} instead of its ready line")
+        if ready.get("protocol") != PROTOCOL_VERSION:
+            self.broken = True
+            raise WorkerDied(
+                f"{self.name} speaks protocol {ready.get('protocol')!r}, the host "
+                f"{PROTOCOL_VERSION}: the worker and beadline come from different versions"
+            )
+        return ready
+
+    def call(self, message: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+        """Send one request and return its answer.
+
+        Raises:
+            WorkerTimeout: no answer within ``timeout`` seconds.
+            WorkerDied: the worker is gone or answered out of protocol.
+        """
+        if self.broken:
+            raise WorkerDied(f"{self.name} is unusable after an earlier error")
+        self._next_id += 1
+        request_id = self._next_id
+        payload = json.dumps({**message, "id": request_id}).encode("utf-8") + b"\n"
+        deadline = time.monotonic() + timeout
+        try:
+            self.stream.write(payload)
+        except OSError as exc:
+            self.broken = True
+            raise WorkerDied(f"{self.name} cannot be written to: {exc}") from exc
+        answer = self._read_line(deadline)
+        if answer.get("id") != request_id:
+            self.broken = True
+            raise WorkerDied(f"{self.name} answered request {answer.get('id')!r}, not {request_id}")
+        if not answer.get("ok"):
+            # A request the worker rejected: our encoding is wrong, not the program.
+            raise SandboxError(f"{self.name} rejected the request: {answer.get('error')}")
+        return answer
+
+    def send_exit(self) -> None:
+        """Ask the worker to exit (best effort, no answer)."""
+        with contextlib.suppress(OSError):
+            self.stream.write(b'{"op": "exit"}\n')
+
+    def run(self, request: RunRequest, *, backend: str, grace_s: float = 2.0) -> RunResult:
+        """Run a request through the worker (see :meth:`call` for the errors)."""
+        start = time.monotonic()
+        answer = self.call(encode_run(request), run_deadline(request, grace_s=grace_s))
+        return decode_run(request, answer, backend=backend, duration_s=time.monotonic() - start)
+
+    def command(
+        self, request: CommandRequest, *, directory: str | None = None, grace_s: float = 2.0
+    ) -> CommandResult:
+        """Run a command through the worker; ``directory`` overrides the request's path (the
+        path as the worker sees it)."""
+        answer = self.call(
+            encode_command(request, directory=directory),
+            command_deadline(request, grace_s=grace_s),
+        )
+        return decode_command(answer)
+
+
+# -- encoding -------------------------------------------------------------------------------
+def _limits_json(limits: Limits) -> dict[str, Any]:
+    return {
+        "wall_s": limits.wall_s,
+        "cpu_s": limits.cpu_s,
+        "memory_mb": limits.memory_mb,
+        "output_bytes": limits.output_bytes,
+        "trace_events": limits.trace_events,
+        "trace_chars": limits.trace_chars,
+        "repr_chars": limits.repr_chars,
+    }
+
+
+def encode_run(request: RunRequest) -> dict[str, Any]:
+    """The worker's ``run`` message for ``request`` (without ``id``)."""
+    return {
+        "op": "run",
+        "program": request.program,
+        "setup": request.setup,
+        "trace": request.trace,
+        "trace_function": request.trace_function,
+        "limits": _limits_json(request.limits),
+        "tests": [
+            {
+                "kind": t.kind,
+                "source": t.source,
+                "entry_point": t.entry_point,
+                "stdin": t.stdin,
+                "expected_stdout": t.expected_stdout,
+            }
+            for t in request.tests
+        ],
+    }
+
+
+def encode_command(request: CommandRequest, *, directory: str | None = None) -> dict[str, Any]:
+    """The worker's ``command`` message for ``request`` (without ``id``)."""
+    path = directory if directory is not None else request.directory
+    return {
+        "op": "command",
+        "argv": list(request.argv),
+        "files": dict(request.files),
+        "directory": str(path) if path is not None else None,
+        "junit_xml": request.junit_xml,
+        "limits": _limits_json(request.limits),
+    }
+
+
+def run_deadline(request: RunRequest, *, grace_s: float = 2.0) -> float:
+    """Seconds the host waits for a run: every test's wall limit plus overheads and a grace."""
+    return len(request.tests) * (request.limits.wall_s + PER_TEST_OVERHEAD_S) + grace_s
+
+
+def command_deadline(request: CommandRequest, *, grace_s: float = 2.0) -> float:
+    """Seconds the host waits for a command (copying the directory counts too)."""
+    return request.limits.wall_s + 5.0 + grace_s
+
+
+# -- decoding -------------------------------------------------------------------------------
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _status(value: Any) -> TestStatus:
+    if value in _STATUSES:
+        return value  # type: ignore[no-any-return]
+    return "error"
+
+
+def _line(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def decode_run(
+    request: RunRequest, answer: Mapping[str, Any], *, backend: str, duration_s: float = 0.0
+) -> RunResult:
+    """Turn the worker's answer to a ``run`` message into a :class:`RunResult`.
+
+    Raises:
+        WorkerDied: the answer does not have one result per test case.
+    """
+    raw = answer.get("results")
+    if not isinstance(raw, list) or len(raw) != len(request.tests):
+        raise WorkerDied(
+            f"the worker answered {len(raw) if isinstance(raw, list) else 'no'} results "
+            f"for {len(request.tests)} test cases"
+        )
+    results = []
+    for test, item in zip(request.tests, raw, strict=True):
+        item = item if isinstance(item, dict) else {}
+        trace_raw = item.get("trace")
+        try:
+            trace = Trace.from_json(trace_raw) if isinstance(trace_raw, dict) else Trace()
+        except (KeyError, TypeError, ValueError):
+            trace = Trace(truncated=True)
+        results.append(
+            TestResult(
+                test=test,
+                status=_status(item.get("status")),
+                exc_type=_str_or_none(item.get("exc_type")),
+                message=str(item.get("message", "")),
+                line=_line(item.get("line")),
+                return_repr=_str_or_none(item.get("return_repr")),
+                expected_repr=_str_or_none(item.get("expected_repr")),
+                stdout=str(item.get("stdout", "")),
+                output_truncated=bool(item.get("output_truncated", False)),
+                duration_s=float(item.get("duration_s", 0.0) or 0.0),
+                trace=trace,
+            )
+        )
+    return RunResult(results=tuple(results), backend=backend, duration_s=duration_s)
+
+
+def decode_command(answer: Mapping[str, Any]) -> CommandResult:
+    """Turn the worker's answer to a ``command`` message into a :class:`CommandResult`."""
+    item = answer.get("result")
+    if not isinstance(item, dict):
+        raise WorkerDied("the worker's command answer has no result")
+    junit = []
+    for case in item.get("junit") or ():
+        if isinstance(case, dict):
+            status = case.get("status")
+            junit.append(
+                JUnitCase(
+                    name=str(case.get("name", "")),
+                    classname=str(case.get("classname", "")),
+                    status=status
+                    if status in ("passed", "failed", "error", "skipped")
+                    else "error",
+                    message=str(case.get("message", "")),
+                )
+            )
+    exit_code = item.get("exit_code")
+    return CommandResult(
+        status=_status(item.get("status")),
+        exit_code=exit_code if isinstance(exit_code, int) else None,
+        stdout=str(item.get("stdout", "")),
+        stderr=str(item.get("stderr", "")),
+        duration_s=float(item.get("duration_s", 0.0) or 0.0),
+        junit=tuple(junit),
+        message=str(item.get("message", "")),
+    )
+
+
+def failed_run(
+    request: RunRequest, status: TestStatus, message: str, *, backend: str, duration_s: float = 0.0
+) -> RunResult:
+    """A result for a request the sandbox lost (worker died or hung): every test ``status``."""
+    return RunResult(
+        results=tuple(TestResult(test=t, status=status, message=message) for t in request.tests),
+        backend=backend,
+        duration_s=duration_s,
+    )
+
+
+def failed_command(status: TestStatus, message: str, *, duration_s: float = 0.0) -> CommandResult:
+    """A result for a command the sandbox lost."""
+    return CommandResult(status=status, exit_code=None, message=message, duration_s=duration_s)
