@@ -18,7 +18,7 @@ from beadline.agents.models.base import Completion, NextTokenLogprobs, SamplingP
 if TYPE_CHECKING:
     from beadline.agents.models.base import Model, Session
 
-__all__ = ["complete_by_tokens", "sample_token", "warp"]
+__all__ = ["complete_by_tokens", "cut_text", "sample_token", "warp"]
 
 
 def warp(dist: NextTokenLogprobs, params: SamplingParams) -> NextTokenLogprobs:
@@ -67,7 +67,15 @@ def sample_token(dist: NextTokenLogprobs, params: SamplingParams, rng: np.random
     return int(ids[int(rng.choice(probs.shape[0], p=probs))])
 
 
-def _cut(text: str, stop: Sequence[str], stop_lines: int | None) -> tuple[str, bool]:
+def cut_text(text: str, stop: Sequence[str], stop_lines: int | None) -> tuple[str, bool]:
+    """Cut ``text`` at the first stop sequence (excluded) or after ``stop_lines`` newlines.
+
+    Returns the kept text and whether a cut happened.
+
+    Example:
+        >>> cut_text("a\nb\nc", ["c"], 1)
+        ('a\n', True)
+    """
     cut = len(text)
     hit = False
     for s in stop:
@@ -131,7 +139,7 @@ def complete_by_tokens(
                 where = np.nonzero(ids == tok)[0]
                 logprob += float(dist.logprobs[where[0]]) if where.size else 0.0
                 generated.append(tok)
-                text, hit = _cut(model.detokenize(generated), stop, stop_lines)
+                text, hit = cut_text(model.detokenize(generated), stop, stop_lines)
                 if hit:
                     reason = "stop"
                     break
