@@ -191,7 +191,7 @@ def test_unreachable_server_is_a_clear_error() -> None:
     with pytest.raises(BackendError, match="cannot reach"):
         OpenAIModel(base_url=url, max_retries=0, timeout=2)
     model = OpenAIModel("m", base_url=url, max_retries=0, timeout=2)
-    with pytest.raises(BackendError, match="cannot reach .* start the server"):
+    with pytest.raises(BackendError, match=r"cannot reach .* start the server"):
         model.complete(model.tokenize("x"), max_tokens=2)
 
 
