@@ -1,0 +1,417 @@
+"""The execution-scored line beam (the seed document's formulation), alone or with guidance.
+
+At each line every beam entry is extended by ``M`` sampled one-line candidates; each extension
+``c`` of an entry with code ``prefix`` is scored
+
+    Score(c) = α · log P(prefix ⊕ c) + β · E(prefix ⊕ c)
+
+where ``log P(prefix ⊕ c) = log P(prefix) + log P(c | prefix)`` sums the plain model's token
+log-probabilities of all lines so far (so entries with different parents compare fairly), and
+the execution score is
+
+    E = w1·syntax_ok + w2·runtime_ok + w3·tests_passed_fraction + w4·trace_quality
+
+computed on the extension's executable partial program run on the visible tests:
+
+- ``syntax_ok``: 1 if the code compiles as it is or with a ``pass`` opening the block its last
+  line starts (an unfinished ``for …:`` is fine), else 0;
+- ``runtime_ok``: the fraction of tests whose call ran to the end without an exception or a
+  timeout (status ``passed`` or ``failed``);
+- ``tests_passed_fraction``: the fraction of tests passed;
+- ``trace_quality``: the fraction of tests whose traced call *returned a value other than
+  None* without an exception — it rewards code that already reaches a ``return`` with a
+  result, which partial programs completed with ``pass`` do not.
+
+A task without tests falls back to static checks: ``E = w1·syntax_ok + w2·static_ok`` where
+``static_ok`` is 1 when the function has no undefined names (``symtable``: every global it reads
+is defined in the module, imported, or a builtin).
+
+The ``K`` best extensions are kept. One that ends the function leaves the beam as a finished
+program; the run ends when ``K`` programs are finished, a finished program passes every
+visible test, or the budget is spent, and returns the best finished program by score.
+Strategy ``cfg+beam`` samples each entry's ``M`` extensions token by token from the guided
+distribution of the paper (its own candidates ``d`` lines ahead, executed, as the signal).
+
+Defaults (:class:`~beadline.agents.settings.DecoderSettings`): K=3, M=3, α=1, β=2, w=(1,1,3,1):
+passing all tests is worth 6 nats of log-probability, a syntax error costs 2.
+"""
+
+from __future__ import annotations
+
+import builtins
+import symtable
+from dataclasses import dataclass
+
+from beadline.agents._decoding import (
+    Clock,
+    Decoded,
+    ExecutionCache,
+    def_header_done,
+    exec_limits,
+    executable,
+    function_end,
+    guidance_step,
+    guided_lines,
+)
+from beadline.agents.models.base import Completion, Model, SamplingParams, Session
+from beadline.agents.prompts import build_prompt
+from beadline.agents.record import BeamCandidateRecord, BeamStepRecord
+from beadline.agents.settings import DecoderSettings
+from beadline.agents.task import Cost, Task
+from beadline.validators.executor import Executor, RunResult
+
+__all__ = [
+    "ExecScore",
+    "beam_decode",
+    "execution_score",
+    "score",
+    "syntax_ok",
+    "undefined_names",
+]
+
+_MAX_LINES = 200
+
+
+def syntax_ok(code: str) -> float:
+    """1.0 when ``code`` compiles as is or with a ``pass`` closing its last open block."""
+    text = code if code.endswith("\n") else code + "\n"
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    attempts = [text]
+    if lines and lines[-1].rstrip().endswith(":"):
+        last = lines[-1]
+        attempts.append(text + " " * (len(last) - len(last.lstrip()) + 4) + "pass\n")
+    for attempt in attempts:
+        try:
+            compile(attempt, "<candidate>", "exec")
+        except (SyntaxError, ValueError):
+            continue
+        return 1.0
+    return 0.0
+
+
+def undefined_names(code: str, entry_point: str) -> set[str]:
+    """Globals read by the function ``entry_point`` that nothing defines (``symtable``).
+
+    Returns an empty set when the code does not parse or has no such function.
+    """
+    try:
+        table = symtable.symtable(code, "<candidate>", "exec")
+    except SyntaxError:
+        return set()
+    defined = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+    known = defined | set(dir(builtins))
+    missing: set[str] = set()
+
+    def walk(t: symtable.SymbolTable) -> None:
+        for sym in t.get_symbols():
+            if sym.is_referenced() and sym.is_global() and sym.get_name() not in known:
+                missing.add(sym.get_name())
+        for child in t.get_children():
+            walk(child)
+
+    for child in table.get_children():
+        if child.get_name() == entry_point:
+            walk(child)
+    return missing
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecScore:
+    """The parts of E for one candidate."""
+
+    syntax_ok: float
+    """1 if it compiles (completed minimally)."""
+    runtime_ok: float = 0.0
+    """Fraction of tests that ran without exception or timeout."""
+    tests_passed: float = 0.0
+    """Fraction of tests passed."""
+    trace_quality: float = 0.0
+    """Fraction of tests whose call returned a value other than None."""
+    static_ok: float | None = None
+    """No undefined names (only when the task has no tests)."""
+
+    def e(self, settings: DecoderSettings) -> float:
+        """E = w1·syntax_ok + w2·runtime_ok + w3·tests_passed + w4·trace_quality (with tests),
+        or w1·syntax_ok + w2·static_ok (without)."""
+        if self.static_ok is not None:
+            return settings.w1 * self.syntax_ok + settings.w2 * self.static_ok
+        return (
+            settings.w1 * self.syntax_ok
+            + settings.w2 * self.runtime_ok
+            + settings.w3 * self.tests_passed
+            + settings.w4 * self.trace_quality
+        )
+
+
+def execution_score(
+    code: str, result: RunResult | None, *, entry_point: str, has_tests: bool
+) -> ExecScore:
+    """The parts of E for ``code`` given its run on the visible tests (``None``: not run).
+
+    Example:
+        >>> execution_score("def f(x):\\n    return x\\n", None, entry_point="f", has_tests=False)
+        ExecScore(syntax_ok=1.0, runtime_ok=0.0, tests_passed=0.0, trace_quality=0.0, static_ok=1.0)
+    """
+    ok = syntax_ok(code)
+    if not has_tests:
+        static = 1.0 if ok and not undefined_names(code, entry_point) else 0.0
+        return ExecScore(syntax_ok=ok, static_ok=static)
+    if result is None or not result.results:
+        return ExecScore(syntax_ok=ok)
+    n = len(result.results)
+    ran = sum(r.status in ("passed", "failed") for r in result.results)
+    returned = sum(
+        r.status in ("passed", "failed") and r.return_repr not in (None, "None")
+        for r in result.results
+    )
+    return ExecScore(
+        syntax_ok=ok,
+        runtime_ok=ran / n,
+        tests_passed=result.n_passed / n,
+        trace_quality=returned / n,
+    )
+
+
+def score(logp: float, e: float, settings: DecoderSettings) -> float:
+    """α·logP + β·E."""
+    return settings.alpha * logp + settings.beta * e
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Entry:
+    text: str
+    logp: float
+    score: float = 0.0
+    code: str = ""
+    passed: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Ext:
+    parent: int
+    text: str
+    logp: float
+    code: str
+    finished: bool
+    program: str | None
+
+
+def _ended(c: Completion) -> bool:
+    return c.finish_reason == "eos" or (c.finish_reason == "stop" and not c.text.endswith("\n"))
+
+
+def beam_decode(
+    task: Task,
+    model: Model,
+    executor: Executor,
+    settings: DecoderSettings,
+    *,
+    cache: ExecutionCache | None = None,
+) -> Decoded:
+    """Decode with the execution-scored beam (``beam``) or guided lines inside it
+    (``cfg+beam``). See the module docstring; arguments as :func:`~beadline.agents.decoder.decode`."""
+    from beadline.agents.decoder import finish
+
+    cache = cache if cache is not None else ExecutionCache()
+    clock = Clock(settings.time_budget_s)
+    executed_at_start = cache.executed
+    prompt = build_prompt(task, model, prompt_type=settings.prompt_type, n_shots=settings.n_shots)
+    prefix = prompt.program_prefix
+    plain_ids = model.tokenize(prompt.text(), add_bos=True)
+    plain = model.new_session(plain_ids)
+    signal: Session | None = None
+    guided = settings.strategy == "cfg+beam" and settings.gamma > 0 and bool(task.tests)
+    has_tests = bool(task.tests)
+    entries = [_Entry(text="", logp=0.0)]
+    finished: list[_Entry] = []
+    steps: list[BeamStepRecord] = []
+    generated = 0
+    stop_reason, message = "", ""
+    n_calls = 0
+
+    def seed() -> int | None:
+        nonlocal n_calls
+        n_calls += 1
+        return None if settings.seed is None else settings.seed * 7919 + n_calls
+
+    try:
+        for index in range(_MAX_LINES):
+            if clock.over:
+                stop_reason, message = (
+                    "budget",
+                    f"time budget of {settings.time_budget_s:g} s spent",
+                )
+                break
+            if max(len(model.tokenize(e.text)) for e in entries) >= settings.max_new_tokens:
+                stop_reason, message = "budget", f"{settings.max_new_tokens} new tokens written"
+                break
+            exts: list[_Ext] = []
+            for parent, entry in enumerate(entries):
+                code = prefix + entry.text
+                context = [*plain_ids, *model.tokenize(entry.text)]
+                params = SamplingParams(temperature=settings.t, seed=seed())
+                if guided and def_header_done(code, task.entry_point) is not None:
+                    step = guidance_step(
+                        model=model,
+                        executor=executor,
+                        task=task,
+                        prompt=prompt,
+                        settings=settings,
+                        cache=cache,
+                        context=context,
+                        code=code,
+                        session=plain,
+                        seed=seed(),
+                    )
+                    generated += step.tokens_generated
+                    sig_context = [
+                        *model.tokenize(prompt.text(step.signal), add_bos=True),
+                        *model.tokenize(entry.text),
+                    ]
+                    signal = signal or model.new_session()
+                    completions = guided_lines(
+                        model=model,
+                        plain=plain,
+                        signal=signal,
+                        plain_context=context,
+                        signal_context=sig_context,
+                        n=settings.beam_candidates,
+                        gamma=settings.gamma,
+                        params=params,
+                        max_tokens=settings.max_line_tokens,
+                        stop=prompt.stop,
+                    )
+                else:
+                    completions = model.complete(
+                        context,
+                        n=settings.beam_candidates,
+                        params=params,
+                        max_tokens=settings.max_line_tokens,
+                        stop=prompt.stop,
+                        stop_lines=1,
+                        session=plain,
+                    )
+                generated += sum(len(c.tokens) for c in completions)
+                seen: set[str] = set()
+                for c in completions:
+                    if c.text in seen:
+                        continue
+                    seen.add(c.text)
+                    full = code + c.text
+                    end = function_end(full, task.entry_point)
+                    done = end is not None or _ended(c) or not c.text
+                    full = full[:end] if end is not None else full
+                    program = (
+                        executable(full, task.entry_point, task.signature)
+                        if def_header_done(full + "\n", task.entry_point) is not None
+                        else None
+                    )
+                    exts.append(
+                        _Ext(
+                            parent=parent,
+                            text=full[len(prefix) :],
+                            logp=entry.logp + c.logprob,
+                            code=full,
+                            finished=done,
+                            program=program,
+                        )
+                    )
+            programs = list(dict.fromkeys(x.program for x in exts if x.program is not None))
+            results: dict[str, RunResult] = {}
+            if has_tests and programs:
+                runs = cache.run(
+                    executor,
+                    programs,
+                    task.tests,
+                    setup=task.setup,
+                    limits=exec_limits(settings),
+                    entry_point=task.entry_point,
+                )
+                results = {p: r for p, (r, _c) in zip(programs, runs, strict=True)}
+            scored: list[tuple[float, _Ext, BeamCandidateRecord]] = []
+            for x in exts:
+                parts = execution_score(
+                    x.code,
+                    results.get(x.program) if x.program else None,
+                    entry_point=task.entry_point,
+                    has_tests=has_tests,
+                )
+                e = parts.e(settings)
+                total = score(x.logp, e, settings)
+                scored.append(
+                    (
+                        total,
+                        x,
+                        BeamCandidateRecord(
+                            parent=x.parent,
+                            line=x.text[len(entries[x.parent].text) :],
+                            logp=round(x.logp, 4),
+                            syntax_ok=parts.syntax_ok,
+                            runtime_ok=parts.runtime_ok,
+                            tests_passed=parts.tests_passed,
+                            trace_quality=parts.trace_quality,
+                            static_ok=parts.static_ok,
+                            e=round(e, 4),
+                            score=round(total, 4),
+                            finished=x.finished,
+                        ),
+                    )
+                )
+            scored.sort(key=lambda item: -item[0])
+            keep = scored[: settings.beam_width]
+            kept_ids = {id(x) for _s, x, _r in keep}
+            steps.append(
+                BeamStepRecord(
+                    index=index,
+                    candidates=tuple(
+                        r.model_copy(update={"kept": id(x) in kept_ids}) for _s, x, r in scored
+                    ),
+                )
+            )
+            entries = []
+            for total, x, rec in keep:
+                entry = _Entry(
+                    text=x.text,
+                    logp=x.logp,
+                    score=total,
+                    code=x.code,
+                    passed=has_tests and rec.tests_passed == 1.0,
+                )
+                (finished if x.finished else entries).append(entry)
+            if any(f.passed for f in finished):
+                stop_reason = "function_end"
+                break
+            if not entries or len(finished) >= settings.beam_width:
+                stop_reason = "function_end" if finished else "eos"
+                break
+        else:
+            stop_reason, message = "budget", f"{_MAX_LINES} lines written"
+    finally:
+        evaluated = plain.n_evaluated + (signal.n_evaluated if signal is not None else 0)
+        plain.close()
+        if signal is not None:
+            signal.close()
+    pool = finished or entries
+    best = max(pool, key=lambda e: (e.passed, e.score)) if pool else None
+    program = best.code if best is not None else prefix
+    if not finished and stop_reason != "budget":
+        stop_reason = stop_reason or "eos"
+    cost = Cost(
+        tokens_evaluated=evaluated,
+        tokens_generated=generated,
+        programs_executed=cache.executed - executed_at_start,
+        seconds=clock.elapsed,
+    )
+    return finish(
+        task=task,
+        model=model,
+        executor=executor,
+        settings=settings,
+        cache=cache,
+        prompt=prompt,
+        program=program,
+        stop_reason=stop_reason,
+        message=message,
+        cost=cost,
+        beam=steps,
+    )

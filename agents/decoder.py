@@ -1,0 +1,453 @@
+"""The EG-CFG decoder: line-by-line code generation guided by execution traces.
+
+:func:`decode` writes one program for a :class:`~beadline.agents.task.Task` (DESIGN.md §1):
+
+1. Build the prompt (:mod:`beadline.agents.prompts`) and open two contexts on the model: the
+   plain one P and the signal one P+S (the dynamic signal S inserted before the answer).
+2. Decode token by token. Once the target ``def`` line is written (at once when a signature or
+   code prefix is given), at the start of every k-th new line: sample ``s`` candidates ``d``
+   lines ahead from P at temperature ``t``, make each an executable partial program, run the
+   distinct ones on the visible tests in the sandbox (a program already run is never run
+   again), render their traces into S, and update P+S (the KV cache re-evaluates only what
+   changed).
+3. Each token is drawn from ``guide(p(·|P), p(·|P+S), γ)`` with the final temperature/top-p.
+   Without log-probabilities (an API that returns none) γ=1 is supported by sampling whole
+   lines from P+S.
+4. Stop at the end of the function (a line back at column 0 after the body), EOS, a stop
+   sequence, early agreement of the candidates, ``stop_after_blocks`` body statements, or the
+   token/time budget.
+
+The strategies ``beam`` and ``cfg+beam`` are in :mod:`beadline.agents.beam`; :func:`decode`
+dispatches to them by ``settings.strategy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from beadline.agents._decoding import (
+    Clock,
+    Decoded,
+    ExecutionCache,
+    body_statements,
+    choose_token,
+    def_header_done,
+    function_end,
+    guidance_step,
+)
+from beadline.agents.errors import ContextOverflowError, UserError
+from beadline.agents.models.base import Model, SamplingParams, Session
+from beadline.agents.prompts import Prompt, build_prompt
+from beadline.agents.record import DecodeRecord, GuidedStepRecord, LineRecord, TokenRecord
+from beadline.agents.settings import DecoderSettings
+from beadline.agents.task import Cost, SolveStatus, Task
+from beadline.validators.executor import Executor, RunResult
+
+__all__ = ["Decoded", "ExecutionCache", "decode", "finish"]
+
+_CONTINUATIONS = ("else", "elif", "except", "finally")
+
+
+def decode(
+    task: Task,
+    model: Model,
+    executor: Executor,
+    settings: DecoderSettings | None = None,
+    *,
+    cache: ExecutionCache | None = None,
+) -> Decoded:
+    """Write a program for ``task`` with execution-guided decoding.
+
+    Args:
+        task: the task; the model continues after ``task.prompt`` (or ``task.signature``) when
+            given. Candidates run on ``task.tests`` only.
+        model: the language model.
+        executor: the sandbox the candidates run in.
+        settings: decoder settings (defaults: :class:`DecoderSettings`).
+        cache: an execution cache to share across decodes of the same task.
+
+    Returns:
+        The program, its status (``solved`` when it passes the visible tests), cost and record.
+
+    Raises:
+        UserError: settings the model cannot honour (e.g. γ other than 0 or 1 without logprobs)
+            or a prompt type the task cannot use.
+        BackendError, SandboxError: the model or the sandbox itself failed.
+    """
+    settings = settings or DecoderSettings()
+    cache = cache if cache is not None else ExecutionCache()
+    if settings.strategy != "cfg":
+        from beadline.agents.beam import beam_decode
+
+        return beam_decode(task, model, executor, settings, cache=cache)
+    return _CfgRun(task, model, executor, settings, cache).run()
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _body_indent(code: str, header_end: int) -> int | None:
+    for line in code[header_end:].split("\n")[:-1]:
+        if line.strip():
+            return _indent(line)
+    return None
+
+
+def finish(
+    *,
+    task: Task,
+    model: Model,
+    executor: Executor,
+    settings: DecoderSettings,
+    cache: ExecutionCache,
+    prompt: Prompt,
+    program: str,
+    stop_reason: str,
+    message: str,
+    cost: Cost,
+    lines: Sequence[LineRecord] = (),
+    beam: Sequence[object] = (),
+) -> Decoded:
+    """Judge the final program on the visible tests and assemble :class:`Decoded`."""
+    program = program.rstrip() + "\n" if program.strip() else ""
+    visible: RunResult | None = None
+    status: SolveStatus
+    executed_before = cache.executed
+    if def_header_done(program + "\n", task.entry_point) is None:
+        status = "no_function"
+        why = f"the model never wrote `def {task.entry_point}(`"
+        message = f"{why} ({message})" if message else why
+    else:
+        if task.tests:
+            (visible, _cached), *_ = cache.run(
+                executor,
+                [program],
+                task.tests,
+                setup=task.setup,
+                entry_point=task.entry_point,
+            )
+        if visible is not None and visible.passed:
+            status = "solved"
+        elif stop_reason == "budget":
+            status = "budget"
+        else:
+            status = "unsolved"
+            if not task.tests:
+                message = message or "no visible tests: the program was not checked"
+            elif visible is not None:
+                message = (
+                    message or f"passes {visible.n_passed}/{len(visible.results)} visible tests"
+                )
+    cost = Cost(
+        tokens_evaluated=cost.tokens_evaluated,
+        tokens_generated=cost.tokens_generated,
+        programs_executed=cost.programs_executed + cache.executed - executed_before,
+        seconds=cost.seconds,
+    )
+    record = DecodeRecord(
+        task_id=task.task_id,
+        entry_point=task.entry_point,
+        model=model.name,
+        settings=settings.model_dump(mode="json"),
+        prompt_type=prompt.prompt_type,
+        prompt=prompt.text(),
+        program_prefix=prompt.program_prefix,
+        lines=tuple(lines),
+        beam=tuple(beam),  # type: ignore[arg-type]
+        program=program,
+        status=status,
+        stop_reason=stop_reason,
+        message=message,
+        cost={
+            "tokens_evaluated": cost.tokens_evaluated,
+            "tokens_generated": cost.tokens_generated,
+            "programs_executed": cost.programs_executed,
+            "seconds": round(cost.seconds, 3),
+        },
+    )
+    return Decoded(
+        program=program,
+        status=status,
+        cost=cost,
+        record=record,
+        message=message,
+        stop_reason=stop_reason,
+        visible=visible,
+    )
+
+
+class _CfgRun:
+    """One guided decode (the ``cfg`` strategy); state lives here, not in closures."""
+
+    def __init__(
+        self,
+        task: Task,
+        model: Model,
+        executor: Executor,
+        settings: DecoderSettings,
+        cache: ExecutionCache,
+    ) -> None:
+        self.task, self.model, self.executor = task, model, executor
+        self.settings, self.cache = settings, cache
+        self.clock = Clock(settings.time_budget_s)
+        self.executed_at_start = cache.executed
+        self.logprobs = model.capabilities.logprobs
+        if not self.logprobs and settings.gamma not in (0.0, 1.0):
+            raise UserError(
+                f"{model.name} returns no log-probabilities, so only γ=0 or γ=1 can be used "
+                f"(got γ={settings.gamma:g}): pass --gamma 1, or use a backend with logprobs"
+            )
+        self.prompt = build_prompt(
+            task, model, prompt_type=settings.prompt_type, n_shots=settings.n_shots
+        )
+        self.prefix = self.prompt.program_prefix
+        self.plain_ids = model.tokenize(self.prompt.text(), add_bos=True)
+        self.guide_on = settings.gamma > 0 and bool(task.tests)
+        self.params = SamplingParams(
+            temperature=settings.temperature, top_p=settings.top_p, seed=settings.seed
+        )
+        self.rng = np.random.default_rng(settings.seed)
+        self.gen_ids: list[int] = []
+        self.gen_text = ""
+        self.signal_text = ""
+        self.signal_ids: list[int] = []
+        self.lines: list[LineRecord] = []
+        self.line_tokens: list[TokenRecord] = []
+        self.line_start = 0
+        self.pending: GuidedStepRecord | None = None
+        self.candidate_tokens = 0
+        self.n_steps = 0
+        self.agreements = 0
+        self.agreed: str | None = None
+        self.timeouts_only = True
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _seed(self) -> int | None:
+        self.n_steps += 1
+        return None if self.settings.seed is None else self.settings.seed * 7919 + self.n_steps
+
+    def _close_lines(self) -> None:
+        """Turn the completed lines of ``gen_text`` into line records."""
+        end = self.gen_text.rfind("\n")
+        if end < self.line_start:
+            return
+        for i, text in enumerate(self.gen_text[self.line_start : end].split("\n")):
+            self.lines.append(
+                LineRecord(
+                    index=len(self.lines),
+                    text=text,
+                    guided=self.pending,
+                    tokens=tuple(self.line_tokens) if i == 0 else (),
+                )
+            )
+            self.pending = None
+            self.line_tokens = []
+        self.line_start = end + 1
+
+    def _guide(self, plain: Session) -> str | None:
+        """One guidance step; returns the agreed program when early stop triggers."""
+        code = self.prefix + self.gen_text
+        step = guidance_step(
+            model=self.model,
+            executor=self.executor,
+            task=self.task,
+            prompt=self.prompt,
+            settings=self.settings,
+            cache=self.cache,
+            context=[*self.plain_ids, *self.gen_ids],
+            code=code,
+            session=plain,
+            seed=self._seed(),
+        )
+        self.candidate_tokens += step.tokens_generated
+        if not step.all_timed_out and any(c.program for c in step.records):
+            self.timeouts_only = False
+        if step.agreed_program is not None and step.agreed_program == self.agreed:
+            self.agreements += 1
+        elif step.agreed_program is not None:
+            self.agreed, self.agreements = step.agreed_program, 1
+        else:
+            self.agreed, self.agreements = None, 0
+        note = "every candidate timed out" if step.all_timed_out else ""
+        if not any(c.program for c in step.records):
+            note = "no candidate had an executable prefix"
+        self.pending = GuidedStepRecord(
+            candidates=step.records, signal=step.signal, agreements=self.agreements, note=note
+        )
+        if step.signal and step.signal != self.signal_text:
+            self.signal_text = step.signal
+            self.signal_ids = self.model.tokenize(self.prompt.text(step.signal), add_bos=True)
+        needed = self.settings.early_stop_agreements
+        if needed and self.agreements >= needed:
+            return self.agreed
+        return None
+
+    def _blocks_done(self, header_end: int) -> str | None:
+        """The code to keep when ``stop_after_blocks`` statements are complete, else None."""
+        wanted = self.settings.stop_after_blocks
+        if wanted is None:
+            return None
+        code = self.prefix + self.gen_text
+        last_nl = code.rfind("\n")
+        prev_nl = code.rfind("\n", 0, last_nl)
+        line = code[prev_nl + 1 : last_nl]
+        body = _body_indent(code, header_end)
+        if body is None or not line.strip() or line.lstrip().startswith("#"):
+            return None
+        if _indent(line) > body or line.split()[0].rstrip(":") in _CONTINUATIONS:
+            return None
+        before = code[: prev_nl + 1]
+        if before[:header_end].count("\n") == before.count("\n"):
+            return None  # the line is the body's first
+        now = body_statements(before, self.task.entry_point)
+        given = body_statements(self.prefix, self.task.entry_point) or 0
+        if now is not None and now - given >= wanted:
+            return before
+        return None
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self) -> Decoded:
+        s = self.settings
+        plain = self.model.new_session(self.plain_ids)
+        signal: Session | None = None
+        stop_reason, message = "", ""
+        final: str | None = None
+        lines_since_def = 0
+        at_line_start = True
+        try:
+            while True:
+                code = self.prefix + self.gen_text
+                header = def_header_done(code, self.task.entry_point)
+                if at_line_start and header is not None and self.guide_on:
+                    if lines_since_def % s.k == 0:
+                        agreed = self._guide(plain)
+                        if agreed is not None:
+                            final, stop_reason = agreed, "early_stop"
+                            break
+                        if self.signal_ids and self.logprobs:
+                            if signal is None:
+                                signal = self.model.new_session()
+                            signal.set_tokens([*self.signal_ids, *self.gen_ids])
+                    lines_since_def += 1
+                at_line_start = False
+                if len(self.gen_ids) >= s.max_new_tokens:
+                    stop_reason, message = "budget", f"{s.max_new_tokens} new tokens written"
+                    break
+                if self.clock.over:
+                    stop_reason, message = "budget", f"time budget of {s.time_budget_s:g} s spent"
+                    break
+                new_ids, eos = self._next(plain, signal)
+                if eos and not new_ids:
+                    stop_reason = "eos"
+                    break
+                self.gen_ids.extend(new_ids)
+                if self.logprobs:
+                    plain.append(new_ids)
+                if signal is not None:
+                    signal.append(new_ids)
+                before = self.gen_text
+                self.gen_text = self.model.detokenize(self.gen_ids)
+                hits = [i for i in (self.gen_text.find(x) for x in self.prompt.stop) if i >= 0]
+                if hits:
+                    final, stop_reason = self.prefix + self.gen_text[: min(hits)], "stop"
+                    break
+                code = self.prefix + self.gen_text
+                end = function_end(code, self.task.entry_point)
+                if end is not None:
+                    final, stop_reason = code[:end], "function_end"
+                    break
+                if self.gen_text.count("\n") > before.count("\n"):
+                    self._close_lines()
+                    at_line_start = True
+                    header = def_header_done(code, self.task.entry_point)
+                    if header is not None:
+                        kept = self._blocks_done(header)
+                        if kept is not None:
+                            final, stop_reason = kept, "blocks"
+                            break
+                if eos:
+                    stop_reason = "eos"
+                    break
+        except ContextOverflowError as exc:
+            stop_reason, message = "budget", f"context window full: {exc}"
+        finally:
+            evaluated = plain.n_evaluated + (signal.n_evaluated if signal is not None else 0)
+            plain.close()
+            if signal is not None:
+                signal.close()
+        self._close_lines()
+        kept = self.gen_text
+        if final is not None:
+            kept = final[len(self.prefix) :] if final.startswith(self.prefix) else ""
+        tail = kept[self.line_start :] if stop_reason != "early_stop" else ""
+        if tail.strip():
+            self.lines.append(
+                LineRecord(
+                    index=len(self.lines),
+                    text=tail,
+                    guided=self.pending,
+                    tokens=tuple(self.line_tokens),
+                )
+            )
+        program = final if final is not None else self.prefix + self.gen_text
+        if self.guide_on and self.n_steps and self.timeouts_only and not message:
+            message = "every candidate execution timed out"
+        cost = Cost(
+            tokens_evaluated=evaluated,
+            tokens_generated=len(self.gen_ids) + self.candidate_tokens,
+            programs_executed=self.cache.executed - self.executed_at_start,
+            seconds=self.clock.elapsed,
+        )
+        return finish(
+            task=self.task,
+            model=self.model,
+            executor=self.executor,
+            settings=s,
+            cache=self.cache,
+            prompt=self.prompt,
+            program=program,
+            stop_reason=stop_reason or "eos",
+            message=message,
+            cost=cost,
+            lines=self.lines,
+        )
+
+    def _next(self, plain: Session, signal: Session | None) -> tuple[list[int], bool]:
+        """The next token (or, without logprobs, the next line); and whether EOS came."""
+        if self.logprobs:
+            choice = choose_token(
+                model=self.model,
+                plain=plain,
+                signal=signal,
+                gamma=self.settings.gamma,
+                params=self.params,
+                rng=self.rng,
+            )
+            if choice.token in self.model.eos_token_ids:
+                return [], True
+            self.line_tokens.append(choice.record)
+            return [choice.token], False
+        use_signal = bool(self.signal_ids) and self.settings.gamma >= 1.0
+        context = [*(self.signal_ids if use_signal else self.plain_ids), *self.gen_ids]
+        remaining = self.settings.max_new_tokens - len(self.gen_ids)
+        (completion,) = self.model.complete(
+            context,
+            n=1,
+            params=SamplingParams(
+                temperature=self.settings.temperature,
+                top_p=self.settings.top_p,
+                seed=self._seed(),
+            ),
+            max_tokens=max(1, min(self.settings.max_line_tokens, remaining)),
+            stop=self.prompt.stop,
+            stop_lines=1,
+        )
+        ids = self.model.tokenize(completion.text) if completion.text else []
+        self.line_tokens.extend(TokenRecord(text=self.model.detokenize([t]), id=t) for t in ids)
+        stopped = completion.finish_reason == "stop" and not completion.text.endswith("\n")
+        return ids, completion.finish_reason == "eos" or stopped or not ids

@@ -1,0 +1,376 @@
+"""Solving a task with a method: baselines, the decoder's strategies, and the EG-CFG grid.
+
+:func:`solve` is what the benchmark and the CLI call. Methods:
+
+- ``greedy``: one plain decode (γ=0, temperature 0): the baseline.
+- ``sample-filter``: plain decodes sampled at temperature 0.8 / top-p 0.95 until a program passes
+  the visible tests or the token budget (``token_budget``, counted in tokens generated) or the
+  sample cap ends — the fair baseline, since EG-CFG also sees the visible tests.
+- ``cfg``, ``beam``, ``cfg+beam``: one decode with that strategy.
+- ``egcfg``: a grid of configurations (:func:`default_grid`, or ``grid``) tried in order — or
+  across worker processes — until one program passes the visible tests or the task's budget
+  ends. All decodes of a task share one execution cache, so no program runs twice.
+
+The final program is then run on the visible and the held-out tests for the verdicts. Problems
+of the task itself (tests that do not parse, an entry point the tests never call, a model that
+never writes the function, a sandbox timing out on everything) end with a status and a message,
+never an exception.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from beadline.agents._decoding import Decoded, ExecutionCache
+from beadline.agents.decoder import decode
+from beadline.agents.errors import BeadlineError, UserError
+from beadline.agents.models.base import Model
+from beadline.agents.settings import DecoderSettings, merge_settings
+from beadline.agents.task import Cost, SolveResult, Task
+from beadline.validators.executor import Executor, Limits, RunRequest, RunResult
+
+__all__ = ["DEFAULT_GRID", "METHODS", "check_task", "default_grid", "solve"]
+
+METHODS = ("greedy", "sample-filter", "cfg", "beam", "cfg+beam", "egcfg")
+"""The methods :func:`solve` knows."""
+
+DEFAULT_GRID: tuple[dict[str, Any], ...] = (
+    {"s": 2, "t": 0.75, "d": 2, "gamma": 1.0},
+    {"s": 3, "t": 0.9, "d": 3, "gamma": 0.5},
+    {"s": 2, "t": 1.2, "d": 2, "gamma": 3.0},
+    {"s": 3, "t": 0.7, "d": 5, "gamma": 1.0, "temperature": 0.7, "top_p": 0.95},
+)
+"""The ``egcfg`` grid: overrides of the base settings, tried in order. Values are from the
+paper's reference grid (s∈{2,3}, t∈{0.7,0.75,0.9,1.2}, d∈{2,3,5}, γ∈{0.5,1,3}); the first is
+the cheapest and the last samples the final tokens too, so a retry is not a repeat."""
+
+SAMPLE_FILTER_TEMPERATURE = 0.8
+"""Temperature of ``sample-filter`` samples (when the settings leave it at 0)."""
+SAMPLE_FILTER_TOP_P = 0.95
+"""Top-p of ``sample-filter`` samples (when the settings leave it at 1)."""
+
+ModelFactory = Callable[[], Model]
+"""Builds a model inside a worker process (must be picklable: a module-level function)."""
+ExecutorFactory = Callable[[], Executor]
+"""Builds an executor inside a worker process (must be picklable)."""
+
+
+def default_grid(base: DecoderSettings | None = None) -> list[DecoderSettings]:
+    """:data:`DEFAULT_GRID` applied over ``base`` (its prompt type, budgets, seeds ...)."""
+    return [merge_settings(base, overrides) for overrides in DEFAULT_GRID]
+
+
+def check_task(task: Task) -> str | None:
+    """What is wrong with ``task`` (tests that do not parse, tests that never call the entry
+    point), or ``None`` when it can be solved."""
+    for test in (*task.tests, *task.held_out_tests):
+        if test.kind == "assert":
+            try:
+                tree = ast.parse(test.source)
+            except SyntaxError as exc:
+                return f"test {test.source!r} does not parse: {exc.msg}; fix the test line"
+            names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+            if task.entry_point not in names:
+                return (
+                    f"test {test.source!r} never uses the entry point {task.entry_point!r}: "
+                    "fix the test or the entry point"
+                )
+        elif test.kind == "check":
+            try:
+                ast.parse(test.source)
+            except SyntaxError as exc:
+                return f"check test {test.name!r} does not parse: {exc.msg}"
+    if task.setup:
+        try:
+            ast.parse(task.setup)
+        except SyntaxError as exc:
+            return f"the setup code does not parse: {exc.msg}"
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Attempt:
+    decoded: Decoded
+    settings: DecoderSettings
+    index: int
+
+
+def _rank(attempt: _Attempt) -> tuple[int, int, int]:
+    d = attempt.decoded
+    passed = d.visible.n_passed if d.visible is not None else -1
+    return (d.status == "solved", passed, d.status != "no_function")
+
+
+def _sum(costs: Sequence[Cost]) -> Cost:
+    total = Cost()
+    for c in costs:
+        total = total + c
+    return total
+
+
+def _verdicts(
+    task: Task, executor: Executor, program: str
+) -> tuple[RunResult | None, RunResult | None]:
+    def run(tests: Sequence[Any]) -> RunResult | None:
+        if not tests or not program:
+            return None
+        return executor.run(
+            RunRequest(
+                program=program,
+                tests=tuple(tests),
+                limits=Limits(),
+                trace=False,
+                trace_function=task.entry_point,
+                setup=task.setup,
+            )
+        )
+
+    return run(task.tests), run(task.held_out_tests)
+
+
+def solve(
+    task: Task,
+    model: Model,
+    executor: Executor,
+    *,
+    method: str = "egcfg",
+    settings: DecoderSettings | None = None,
+    grid: Sequence[DecoderSettings] | None = None,
+    token_budget: int | None = None,
+    time_budget_s: float | None = None,
+    max_samples: int = 10,
+    workers: int = 1,
+    model_factory: ModelFactory | None = None,
+    executor_factory: ExecutorFactory | None = None,
+    keep_record: bool = True,
+) -> SolveResult:
+    """Solve ``task`` with ``method`` and judge the result on visible and held-out tests.
+
+    Args:
+        task: the task.
+        model: the model (unused by worker processes, which build their own).
+        executor: the sandbox.
+        method: one of :data:`METHODS`.
+        settings: base decoder settings (defaults: :class:`DecoderSettings`).
+        grid: ``egcfg`` configurations in order (default :func:`default_grid` of ``settings``).
+        token_budget: per-task budget in tokens generated (``sample-filter``, ``egcfg``); a
+            run in progress finishes, no new one starts.
+        time_budget_s: per-task wall-clock budget (``sample-filter``, ``egcfg``).
+        max_samples: ``sample-filter``'s sample cap when no token budget is given.
+        workers: ``egcfg`` worker processes (>1 needs both factories).
+        model_factory: builds the model in a worker process.
+        executor_factory: builds the executor in a worker process.
+        keep_record: put the decoding record into the result.
+
+    Returns:
+        The result; ``status`` says how it ended, ``config`` which configuration produced the
+        program, ``cost`` what the whole method cost.
+
+    Raises:
+        UserError: an unknown method, or workers > 1 without factories (caller mistakes, not
+            task problems).
+    """
+    if method not in METHODS:
+        raise UserError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    if workers > 1 and method == "egcfg" and (model_factory is None or executor_factory is None):
+        raise UserError("workers > 1 needs model_factory and executor_factory (picklable)")
+    start = time.monotonic()
+    problem = check_task(task)
+    if problem is not None:
+        return SolveResult(task_id=task.task_id, method=method, status="error", message=problem)
+    base = settings or DecoderSettings()
+    try:
+        if method == "egcfg":
+            configs = list(grid) if grid else default_grid(base)
+            if workers > 1:
+                assert model_factory is not None and executor_factory is not None
+                attempts, costs = _grid_parallel(
+                    task, configs, workers, model_factory, executor_factory, time_budget_s
+                )
+            else:
+                attempts, costs = _grid(
+                    task, model, executor, configs, token_budget, time_budget_s, start
+                )
+        elif method == "sample-filter":
+            attempts, costs = _sample_filter(
+                task, model, executor, base, token_budget, time_budget_s, max_samples, start
+            )
+        else:
+            overrides: dict[str, Any] = {"strategy": method}
+            if method == "greedy":
+                overrides = {"strategy": "cfg", "gamma": 0.0, "temperature": 0.0}
+            chosen = merge_settings(base, overrides)
+            decoded = decode(task, model, executor, chosen)
+            attempts, costs = [_Attempt(decoded=decoded, settings=chosen, index=0)], [decoded.cost]
+        best = max(attempts, key=_rank)
+        visible, held_out = _verdicts(task, executor, best.decoded.program)
+    except BeadlineError as exc:
+        return SolveResult(
+            task_id=task.task_id,
+            method=method,
+            status="error",
+            message=f"{type(exc).__name__}: {exc}",
+            cost=Cost(seconds=time.monotonic() - start),
+        )
+    total = _sum(costs)
+    total = Cost(
+        tokens_evaluated=total.tokens_evaluated,
+        tokens_generated=total.tokens_generated,
+        programs_executed=total.programs_executed,
+        seconds=time.monotonic() - start,
+    )
+    d = best.decoded
+    status = d.status
+    if visible is not None and visible.passed:
+        status = "solved"
+    elif status == "solved":  # passed in the decoder's run but not in the verdict run
+        status = "unsolved"
+    config = {
+        **best.settings.model_dump(mode="json"),
+        "label": best.settings.label(),
+        "attempt": best.index,
+        "attempts": len(attempts),
+    }
+    return SolveResult(
+        task_id=task.task_id,
+        method=method,
+        status=status,
+        program=d.program,
+        config=config,
+        visible=visible,
+        held_out=held_out,
+        cost=total,
+        record=d.record.to_json() if keep_record else None,
+        message=d.message if status != "solved" else "",
+    )
+
+
+def _over(start: float, time_budget_s: float | None) -> bool:
+    return time_budget_s is not None and time.monotonic() - start >= time_budget_s
+
+
+def _sample_filter(
+    task: Task,
+    model: Model,
+    executor: Executor,
+    base: DecoderSettings,
+    token_budget: int | None,
+    time_budget_s: float | None,
+    max_samples: int,
+    start: float,
+) -> tuple[list[_Attempt], list[Cost]]:
+    attempts: list[_Attempt] = []
+    costs: list[Cost] = []
+    cache = ExecutionCache()
+    generated = 0
+    cap = max_samples if token_budget is None else 10_000
+    for i in range(cap):
+        chosen = merge_settings(
+            base,
+            {
+                "strategy": "cfg",
+                "gamma": 0.0,
+                "temperature": base.temperature or SAMPLE_FILTER_TEMPERATURE,
+                "top_p": base.top_p if base.top_p < 1.0 else SAMPLE_FILTER_TOP_P,
+                "seed": None if base.seed is None else base.seed + i,
+            },
+        )
+        decoded = decode(task, model, executor, chosen, cache=cache)
+        attempts.append(_Attempt(decoded=decoded, settings=chosen, index=i))
+        costs.append(decoded.cost)
+        generated += max(1, decoded.cost.tokens_generated)
+        if decoded.status == "solved" or not task.tests:
+            break
+        if token_budget is not None and generated >= token_budget:
+            break
+        if _over(start, time_budget_s):
+            break
+    return attempts, costs
+
+
+def _grid(
+    task: Task,
+    model: Model,
+    executor: Executor,
+    configs: Sequence[DecoderSettings],
+    token_budget: int | None,
+    time_budget_s: float | None,
+    start: float,
+) -> tuple[list[_Attempt], list[Cost]]:
+    attempts: list[_Attempt] = []
+    costs: list[Cost] = []
+    cache = ExecutionCache()
+    for i, config in enumerate(configs):
+        decoded = decode(task, model, executor, config, cache=cache)
+        attempts.append(_Attempt(decoded=decoded, settings=config, index=i))
+        costs.append(decoded.cost)
+        if decoded.status == "solved" or not task.tests:
+            break
+        if token_budget is not None and sum(c.tokens_generated for c in costs) >= token_budget:
+            break
+        if _over(start, time_budget_s):
+            break
+    return attempts, costs
+
+
+# --- worker processes -----------------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(model_factory: ModelFactory, executor_factory: ExecutorFactory) -> None:
+    _WORKER["model"] = model_factory()
+    _WORKER["executor"] = executor_factory()
+
+
+def _worker_decode(task: Task, config: DecoderSettings) -> Decoded:
+    return decode(task, _WORKER["model"], _WORKER["executor"], config)
+
+
+def _grid_parallel(
+    task: Task,
+    configs: Sequence[DecoderSettings],
+    workers: int,
+    model_factory: ModelFactory,
+    executor_factory: ExecutorFactory,
+    time_budget_s: float | None,
+) -> tuple[list[_Attempt], list[Cost]]:
+    import multiprocessing
+
+    attempts: list[_Attempt] = []
+    costs: list[Cost] = []
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(model_factory, executor_factory),
+    )
+    try:
+        pending: dict[Future[Decoded], int] = {
+            pool.submit(_worker_decode, task, config): i for i, config in enumerate(configs)
+        }
+        while pending:
+            done, _ = wait(pending, timeout=time_budget_s, return_when=FIRST_COMPLETED)
+            if not done:
+                break
+            for future in done:
+                index = pending.pop(future)
+                decoded = future.result()
+                attempts.append(_Attempt(decoded=decoded, settings=configs[index], index=index))
+                costs.append(decoded.cost)
+            if any(a.decoded.status == "solved" for a in attempts):
+                break
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        # Decodes still running cannot be cancelled; end their processes so none outlives us.
+        for process in list(pool._processes.values()):
+            process.terminate()
+            process.join(timeout=5)
+    if not attempts:
+        raise UserError(f"no configuration finished within {time_budget_s} s")
+    return attempts, costs
