@@ -1,0 +1,134 @@
+"""The bead graph as a subgraph: a parent graph that builds two beads one after the other.
+
+The compiled bead graph is added as a node of the parent (``builder.add_node("bead", graph)``):
+the parent hands it ``bead``/``repo`` through their shared state keys and reads back its
+``status``/``program``. Progress events of the subgraph reach the parent's stream with
+``stream_mode="custom", subgraphs=True``; interrupts (review mode) surface in the parent too.
+
+Run it (scripted stages, no model needed)::
+
+    python examples/parent_graph.py
+
+or with the packaged model: ``python examples/parent_graph.py --model smollm2-135m``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import operator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from typing_extensions import TypedDict
+
+from beadline.validators.executor import Executor
+from beadline.workflows.bead import Bead, load_bead_file
+from beadline.workflows.generation import ScriptedGenerator, StageGenerator
+from beadline.workflows.graph import build_bead_graph
+
+HERE = Path(__file__).resolve().parent
+
+
+class ParentState(TypedDict, total=False):
+    """The parent's state: a queue of beads, the keys it shares with the bead graph, results."""
+
+    queue: list[dict[str, Any]]
+    bead: dict[str, Any]
+    repo: str | None
+    status: str
+    message: str
+    program: str
+    results: Annotated[list[dict[str, Any]], operator.add]
+
+
+def next_bead(state: ParentState) -> dict[str, Any]:
+    """Take the next bead off the queue."""
+    queue = list(state.get("queue", []))
+    item = queue.pop(0)
+    return {"queue": queue, "bead": item["bead"], "repo": item.get("repo")}
+
+
+def collect(state: ParentState) -> dict[str, Any]:
+    """Keep the bead graph's verdict."""
+    return {
+        "results": [
+            {
+                "bead": state["bead"]["id"],
+                "status": state.get("status"),
+                "message": state.get("message", ""),
+                "program": state.get("program", ""),
+            }
+        ]
+    }
+
+
+def more(state: ParentState) -> Literal["next_bead", "__end__"]:
+    """Loop while beads are queued."""
+    return "next_bead" if state.get("queue") else "__end__"
+
+
+def build_parent_graph(
+    generator: StageGenerator | Any, executor: Executor, *, checkpointer: Any = None
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """A parent graph running the compiled bead graph as its ``bead`` node, once per bead."""
+    bead_graph = build_bead_graph(generator, executor, name="bead")
+    builder = StateGraph(ParentState)
+    builder.add_node("next_bead", next_bead)
+    builder.add_node("bead", bead_graph)
+    builder.add_node("collect", collect)
+    builder.add_edge(START, "next_bead")
+    builder.add_edge("next_bead", "bead")
+    builder.add_edge("bead", "collect")
+    builder.add_conditional_edges("collect", more, {"next_bead": "next_bead", "__end__": END})
+    return builder.compile(checkpointer=checkpointer)
+
+
+SCRIPT = {
+    "body[0]": "return n * n",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="scripted", help="'scripted' or a model name")
+    parser.add_argument("--sandbox", default="local")
+    args = parser.parse_args()
+    from beadline.validators.sandbox.factory import make_executor
+
+    beads: list[Bead] = [
+        load_bead_file(HERE / "beads" / "1-square.yaml"),
+        load_bead_file(HERE / "beads" / "2-count-vowels.yaml"),
+    ]
+    with make_executor(args.sandbox) as executor:
+        if args.model == "scripted":
+            generator: Any = ScriptedGenerator(
+                fn=lambda r: (
+                    {
+                        "square": "return n * n",
+                        "count-vowels": "return sum(c in 'aeiou' for c in s.lower())",
+                    }[r.bead.id]
+                    if r.stage == "body"
+                    else (r.bead.target.signature or "" if r.stage == "signature" else "")
+                )
+            )
+        else:
+            from beadline.agents.models.loader import load_model
+            from beadline.workflows.generation import EgcfgGenerator
+
+            generator = EgcfgGenerator(load_model(args.model), executor)
+        parent = build_parent_graph(generator, executor, checkpointer=InMemorySaver())
+        queue = [{"bead": b.model_dump(mode="json"), "repo": b.repo} for b in beads]
+        config = {"configurable": {"thread_id": "parent"}}
+        for namespace, event in parent.stream(
+            {"queue": queue}, config, stream_mode="custom", subgraphs=True
+        ):
+            print(" / ".join(namespace) or "parent", event)
+        for result in parent.get_state(config).values["results"]:
+            print(f"{result['bead']}: {result['status']} — {result['message']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""A tiny package the example beads add functions to."""

@@ -1,0 +1,413 @@
+"""Stage validators of the K&V bead workflow: each checks one stage of a function as it lands.
+
+The bead workflow builds a function in stages — signature, setup (imports and constants), body
+parts, integration — and validates each stage as soon as it exists:
+
+* :func:`check_compiles`: the code parses and compiles (no execution);
+* :func:`check_imports`: the module-level code (imports, constants) runs inside the sandbox;
+* :func:`check_smoke`: a *partial* function runs on the unit tests without a syntax, name or
+  runtime error (a wrong value is fine: the body is not finished yet); traces are kept;
+* :func:`check_unit`: the complete function passes every unit test;
+* :func:`check_integration`: a command (the repository's own tests) passes in a scratch copy of
+  the repository with the new files written over it.
+
+Each returns a :class:`StageVerdict`: ``ok``, a one-line ``summary`` and the ``evidence`` a model
+(or a person) needs to fix the stage — the error, the failing test with expected and actual
+values, and a compact rendering of its trace. Everything runs through the
+:class:`~beadline.validators.executor.Executor` interface, so the same validators work on the
+local and the Docker sandbox (and on the fake executor in tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from beadline.validators.errors import UserError
+from beadline.validators.executor import (
+    CommandRequest,
+    CommandResult,
+    Executor,
+    Limits,
+    RunRequest,
+    RunResult,
+    TestCase,
+    TestResult,
+    Trace,
+)
+
+__all__ = [
+    "HARD_ERRORS",
+    "StageName",
+    "StageVerdict",
+    "check_compiles",
+    "check_imports",
+    "check_integration",
+    "check_smoke",
+    "check_unit",
+    "render_trace",
+]
+
+StageName = Literal["compiles", "imports", "smoke", "unit", "integration"]
+"""Which validator produced a verdict."""
+
+HARD_ERRORS: frozenset[str] = frozenset(
+    {
+        "SyntaxError",
+        "IndentationError",
+        "TabError",
+        "NameError",
+        "UnboundLocalError",
+        "ImportError",
+        "ModuleNotFoundError",
+    }
+)
+"""Exception types that fail a smoke run wherever they are raised (even in the test line)."""
+
+_MAX_EVIDENCE_TESTS = 3
+_TRACE_LINES = 24
+_OUTPUT_TAIL = 1_500
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageVerdict:
+    """The outcome of validating one stage."""
+
+    stage: StageName
+    """The validator that ran."""
+    ok: bool
+    """True when the stage is acceptable."""
+    summary: str
+    """One line for people and logs (``2/3 unit tests passed``, ``SyntaxError line 3: ...``)."""
+    evidence: tuple[str, ...] = ()
+    """What the next attempt must know: the error, each failing test with expected and actual
+    values, the trace text, the tail of a command's output."""
+    run: RunResult | None = None
+    """The sandbox run behind the verdict (``imports``, ``smoke``, ``unit``)."""
+    command: CommandResult | None = None
+    """The command behind the verdict (``integration``)."""
+
+
+def check_compiles(code: str, *, filename: str = "<stage>") -> StageVerdict:
+    """Check that ``code`` parses and compiles. Nothing is executed.
+
+    Args:
+        code: Module-level source.
+        filename: Name used in the error message.
+
+    Returns:
+        A ``compiles`` verdict; on failure the evidence names the line and shows it.
+    """
+    try:
+        compile(code, filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        line = exc.lineno or 0
+        shown = ""
+        lines = code.splitlines()
+        if 0 < line <= len(lines):
+            shown = lines[line - 1]
+        summary = f"{type(exc).__name__} line {line}: {exc.msg}"
+        evidence = [summary]
+        if shown:
+            evidence.append(f"line {line}: {shown.rstrip()}")
+        return StageVerdict(stage="compiles", ok=False, summary=summary, evidence=tuple(evidence))
+    except ValueError as exc:  # e.g. source containing NUL bytes
+        return StageVerdict(
+            stage="compiles", ok=False, summary=f"cannot compile: {exc}", evidence=(str(exc),)
+        )
+    return StageVerdict(stage="compiles", ok=True, summary="compiles")
+
+
+def check_imports(code: str, executor: Executor, *, limits: Limits | None = None) -> StageVerdict:
+    """Run module-level code (imports, constants) once in the sandbox.
+
+    Args:
+        code: The setup code. Empty code is trivially fine.
+        executor: The sandbox.
+        limits: Limits of the run (defaults to :class:`Limits`' defaults).
+
+    Returns:
+        An ``imports`` verdict; on failure the evidence has the exception and its line.
+    """
+    compiled = check_compiles(code, filename="<setup>")
+    if not compiled.ok:
+        return StageVerdict(
+            stage="imports", ok=False, summary=compiled.summary, evidence=compiled.evidence
+        )
+    if not code.strip():
+        return StageVerdict(stage="imports", ok=True, summary="no module-level code to import")
+    request = RunRequest(
+        program=code,
+        tests=(TestCase.script(name="imports"),),
+        limits=limits or Limits(),
+        trace=False,
+    )
+    run = executor.run(request)
+    if run.passed:
+        return StageVerdict(stage="imports", ok=True, summary="imports resolve", run=run)
+    result = run.results[0] if run.results else None
+    if result is None:
+        return StageVerdict(
+            stage="imports", ok=False, summary="the sandbox returned no result", run=run
+        )
+    summary = f"setup failed: {_describe(result)}"
+    evidence = [summary]
+    if result.line is not None:
+        lines = code.splitlines()
+        if 0 < result.line <= len(lines):
+            evidence.append(f"line {result.line}: {lines[result.line - 1].rstrip()}")
+    return StageVerdict(
+        stage="imports", ok=False, summary=summary, evidence=tuple(evidence), run=run
+    )
+
+
+def check_smoke(
+    program: str, tests: Sequence[TestCase], executor: Executor, *, entry_point: str
+) -> StageVerdict:
+    """Run a partial function on the unit tests: it must not crash, a wrong value is fine.
+
+    A partial body (the first few statements of a function) usually returns ``None`` and fails
+    the tests' checks; what it must not do is raise inside the program, time out, or hit a
+    syntax or name error. An exception raised by the test line itself (e.g. comparing ``None``
+    with ``>``) is not held against the partial body unless it is a syntax, name or import
+    error (:data:`HARD_ERRORS`).
+
+    Args:
+        program: The module with the partial function (complete statements only).
+        tests: The bead's unit tests. Without any, the program is only executed.
+        executor: The sandbox.
+        entry_point: Name of the function under construction (traced).
+
+    Returns:
+        A ``smoke`` verdict whose ``run`` keeps the traces.
+    """
+    compiled = check_compiles(program, filename="<partial>")
+    if not compiled.ok:
+        return StageVerdict(
+            stage="smoke", ok=False, summary=compiled.summary, evidence=compiled.evidence
+        )
+    cases = tuple(tests) or (TestCase.script(name="smoke"),)
+    run = executor.run(
+        RunRequest(program=program, tests=cases, trace=True, trace_function=entry_point)
+    )
+    n_lines = len(program.splitlines())
+    crashed = [r for r in run.results if _crashed(r, entry_point, n_lines)]
+    if not run.results:
+        return StageVerdict(stage="smoke", ok=False, summary="the sandbox returned no result")
+    if not crashed:
+        return StageVerdict(
+            stage="smoke",
+            ok=True,
+            summary=f"partial function runs on {len(run.results)} test(s) without error",
+            run=run,
+        )
+    first = crashed[0]
+    summary = f"partial function crashed: {_describe(first)}"
+    return StageVerdict(
+        stage="smoke",
+        ok=False,
+        summary=summary,
+        evidence=tuple(_test_evidence(crashed, program)),
+        run=run,
+    )
+
+
+def check_unit(
+    program: str, tests: Sequence[TestCase], executor: Executor, *, entry_point: str
+) -> StageVerdict:
+    """Run the complete function on the unit tests: every test must pass.
+
+    Args:
+        program: The module with the complete function.
+        tests: The unit tests (at least one).
+        executor: The sandbox.
+        entry_point: The function under test (traced).
+
+    Returns:
+        A ``unit`` verdict; the evidence shows up to three failing tests with expected and
+        actual values and their traces.
+
+    Raises:
+        UserError: ``tests`` is empty.
+    """
+    if not tests:
+        raise UserError("check_unit needs at least one test case; give the bead some unit tests")
+    compiled = check_compiles(program, filename="<program>")
+    if not compiled.ok:
+        return StageVerdict(
+            stage="unit", ok=False, summary=compiled.summary, evidence=compiled.evidence
+        )
+    run = executor.run(
+        RunRequest(program=program, tests=tuple(tests), trace=True, trace_function=entry_point)
+    )
+    total = len(run.results)
+    if run.passed:
+        return StageVerdict(
+            stage="unit", ok=True, summary=f"{total}/{total} unit tests passed", run=run
+        )
+    failing = [r for r in run.results if not r.passed]
+    summary = f"{run.n_passed}/{total} unit tests passed"
+    if failing:
+        summary += f"; first failure: {_describe(failing[0])}"
+    return StageVerdict(
+        stage="unit",
+        ok=False,
+        summary=summary,
+        evidence=tuple(_test_evidence(failing, program)),
+        run=run,
+    )
+
+
+def check_integration(
+    repo: Path,
+    files: Mapping[str, str],
+    command: Sequence[str],
+    executor: Executor,
+    *,
+    limits: Limits | None = None,
+) -> StageVerdict:
+    """Run an integration command in a scratch copy of ``repo`` with ``files`` written over it.
+
+    The repository itself is never written: the executor copies it (or mounts it read-only under
+    a writable overlay) and writes ``files`` into the copy.
+
+    Args:
+        repo: The repository directory.
+        files: Relative path → new text (the file with the generated function in place).
+        command: The command, e.g. ``["python", "-m", "pytest", "-q", "tests/test_x.py"]``;
+            ``python`` means the sandbox's interpreter.
+        executor: The sandbox.
+        limits: Limits of the whole command (the executor's command defaults when ``None``).
+
+    Returns:
+        An ``integration`` verdict; the evidence has the failing JUnit cases (when any) and the
+        tail of the command's output.
+
+    Raises:
+        UserError: ``repo`` is not a directory or ``command`` is empty.
+    """
+    if not repo.is_dir():
+        raise UserError(
+            f"integration: repository {str(repo)!r} is not a directory; pass an existing "
+            "repository (--repo DIR)"
+        )
+    if not command:
+        raise UserError("integration: the command is empty; give the bead an integration command")
+    request = CommandRequest(argv=tuple(command), files=dict(files), directory=repo)
+    if limits is not None:
+        request = replace(request, limits=limits)
+    result = executor.run_command(request)
+    shown = " ".join(command)
+    if result.passed:
+        return StageVerdict(
+            stage="integration",
+            ok=True,
+            summary=f"`{shown}` passed in {result.duration_s:.1f} s",
+            command=result,
+        )
+    if result.status == "timeout":
+        what = "timed out"
+    elif result.exit_code is None:
+        what = f"was {result.status}"
+    else:
+        what = f"exited {result.exit_code}"
+    summary = f"`{shown}` {what}"
+    if result.message:
+        summary += f": {result.message}"
+    evidence = [summary]
+    for case in result.junit:
+        if case.status in ("failed", "error"):
+            evidence.append(f"{case.classname}::{case.name} {case.status}: {case.message}".strip())
+    tail = (result.stdout + ("\n" + result.stderr if result.stderr else "")).strip()
+    if tail:
+        evidence.append("output (tail):\n" + tail[-_OUTPUT_TAIL:])
+    return StageVerdict(
+        stage="integration", ok=False, summary=summary, evidence=tuple(evidence), command=result
+    )
+
+
+def render_trace(trace: Trace, *, max_lines: int = _TRACE_LINES) -> str:
+    """A compact text rendering of a trace for prompts and reports.
+
+    One line per event: ``L<n> <source>  | x=1, y='a'`` for lines (with the locals that
+    changed), ``call f(x=1)``, ``return f -> 3``, ``raise L<n> ValueError: ...``. Long traces
+    keep their first and last events with a ``...`` marker between.
+
+    Args:
+        trace: The trace.
+        max_lines: Events shown at most.
+
+    Returns:
+        The text (empty for an empty trace).
+    """
+    rows: list[str] = []
+    for event in trace.events:
+        indent = "  " * max(event.depth, 0)
+        if event.kind == "call":
+            args = ", ".join(f"{k}={v}" for k, v in event.locals.items())
+            rows.append(f"{indent}call {event.function}({args})")
+        elif event.kind == "return":
+            rows.append(f"{indent}return {event.function} -> {event.value}")
+        elif event.kind == "exception":
+            rows.append(f"{indent}raise L{event.line} {event.value}")
+        else:
+            changed = ", ".join(f"{k}={v}" for k, v in event.locals.items())
+            rows.append(
+                f"{indent}L{event.line} {event.source}" + (f"  | {changed}" if changed else "")
+            )
+    if len(rows) > max_lines:
+        head = max_lines // 2
+        rows = [*rows[:head], "...", *rows[-(max_lines - head) :]]
+    if trace.truncated:
+        rows.append("(trace truncated)")
+    return "\n".join(rows)
+
+
+def _describe(result: TestResult) -> str:
+    """One line for a test result: ``expected 4, got 5`` or ``ZeroDivisionError line 3: ...``."""
+    name = result.test.name or result.test.source or result.test.kind
+    if result.status == "failed" and result.expected_repr is not None:
+        what = f"expected {result.expected_repr}, got {result.return_repr}"
+    elif result.status in ("timeout", "killed"):
+        what = result.message or result.status
+    else:
+        where = f" line {result.line}" if result.line is not None else ""
+        kind = result.exc_type or result.status
+        what = f"{kind}{where}: {result.message}" if result.message else f"{kind}{where}"
+    return f"{name}: {what}"
+
+
+def _crashed(result: TestResult, entry_point: str, n_lines: int) -> bool:
+    if result.status in ("timeout", "killed"):
+        return True
+    if result.status != "error":
+        return False
+    if result.exc_type in HARD_ERRORS:
+        return True
+    if result.line is not None and 0 < result.line <= n_lines:
+        return True
+    return any(
+        e.kind == "exception" and e.function == entry_point and e.depth == 0
+        for e in result.trace.events
+    )
+
+
+def _test_evidence(results: Sequence[TestResult], program: str) -> list[str]:
+    lines = program.splitlines()
+    out: list[str] = []
+    for result in results[:_MAX_EVIDENCE_TESTS]:
+        block = [f"test `{result.test.source or result.test.name}` {result.status}: "]
+        block[0] += _describe(result).split(": ", 1)[-1]
+        if result.line is not None and 0 < result.line <= len(lines):
+            block.append(f"at line {result.line}: {lines[result.line - 1].strip()}")
+        trace = render_trace(result.trace)
+        if trace:
+            block.append("trace:\n" + trace)
+        if result.stdout.strip():
+            block.append("stdout: " + result.stdout.strip()[-300:])
+        out.append("\n".join(block))
+    if len(results) > _MAX_EVIDENCE_TESTS:
+        out.append(f"... and {len(results) - _MAX_EVIDENCE_TESTS} more failing test(s)")
+    return out
