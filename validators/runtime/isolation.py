@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "Cgroups",
     "apply_rlimits",
+    "die_with_parent",
     "drop_privileges",
     "expose_to_others",
     "kill_adopted",
@@ -37,11 +38,17 @@ _MS_NOSUID = 2
 _MS_NODEV = 4
 _MNT_DETACH = 2
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_PDEATHSIG = 1
 _MIB = 1024 * 1024
 
 
+_LIBC: list[ctypes.CDLL] = []
+
+
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
+    if not _LIBC:
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    return _LIBC[0]
 
 
 def unshare_network() -> str | None:
@@ -239,6 +246,28 @@ def reap_zombies() -> None:
             return
 
 
+def _own_cgroup_paths() -> dict[str, str]:
+    """Controller name -> this process's cgroup path (``""`` is the v2 hierarchy)."""
+    try:
+        with open("/proc/self/cgroup") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return {}
+    paths: dict[str, str] = {}
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) == 3:
+            for controller in parts[1].split(","):
+                paths[controller] = parts[2]
+    return paths
+
+
+def die_with_parent() -> None:
+    """SIGKILL the calling process when its parent (the worker) dies; call after setuid."""
+    with contextlib.suppress(OSError, AttributeError):
+        _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 @dataclass
 class Cgroups:
     """A private cgroup (v1 ``pids`` + ``memory`` or v2) per worker, when the fs is writable.
@@ -260,21 +289,30 @@ class Cgroups:
     _memory_mb: int = 0
 
     @classmethod
+    def existing(cls, name: str) -> Cgroups:
+        """The cgroup a worker named ``name`` made, as seen from a process in the same
+        cgroup as that worker was started in (the host uses it to clean up after a killed
+        worker: :meth:`close` kills what is left and removes the directories)."""
+        groups = cls()
+        base = "/sys/fs/cgroup"
+        paths = _own_cgroup_paths()
+        candidates = [
+            f"{base}/pids{paths.get('pids', '/').rstrip('/')}/{name}",
+            f"{base}/memory{paths.get('memory', '/').rstrip('/')}/{name}",
+            f"{base}{paths.get('', '/').rstrip('/')}/{name}",
+        ]
+        groups.dirs = [d for d in candidates if os.path.isfile(f"{d}/cgroup.procs")]
+        groups.version = "found" if groups.dirs else ""
+        return groups
+
+    @classmethod
     def create(cls, name: str, *, pids_max: int = 128) -> Cgroups:
         """Create the worker's cgroup under the current one; never raises."""
         groups = cls(pids_max=pids_max)
-        try:
-            with open("/proc/self/cgroup") as handle:
-                lines = handle.read().splitlines()
-        except OSError as exc:
-            groups.reason = f"cannot read /proc/self/cgroup: {exc}"
+        paths = _own_cgroup_paths()
+        if not paths:
+            groups.reason = "cannot read /proc/self/cgroup"
             return groups
-        paths: dict[str, str] = {}
-        for line in lines:
-            parts = line.split(":", 2)
-            if len(parts) == 3:
-                for controller in parts[1].split(","):
-                    paths[controller] = parts[2]
         base = "/sys/fs/cgroup"
         if os.path.exists(f"{base}/pids/pids.max") or os.path.isdir(f"{base}/pids"):
             groups._create_v1(base, paths, name)

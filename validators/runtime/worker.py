@@ -105,6 +105,7 @@ _DEFAULT_LIMITS: dict[str, Any] = {
     "repr_chars": 80,
 }
 _CHILD_ERROR = 70
+_SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
 
 
 @dataclass
@@ -305,6 +306,32 @@ class Worker:
             "children keep the worker's uid"
         )
 
+    def _sweep_shared_tmp(self) -> None:
+        """Remove what the unprivileged uid left in world-writable directories (``/tmp``...).
+
+        Children get their own ``TMPDIR``; anything they put directly into a shared temporary
+        directory is an effect outside their sandbox, undone here after every run.
+        """
+        if self.drop is None:
+            return
+        uid = self.drop[0]
+        for shared in _SHARED_TMP:
+            try:
+                entries = os.scandir(shared)
+            except OSError:
+                continue
+            with entries:
+                for entry in entries:
+                    try:
+                        if entry.stat(follow_symlinks=False).st_uid != uid:
+                            continue
+                        if entry.is_dir(follow_symlinks=False):
+                            _rmtree(entry.path)
+                        else:
+                            os.unlink(entry.path)
+                    except OSError:
+                        continue
+
     def close(self) -> None:
         """Kill what is left, remove the scratch root and the cgroup."""
         isolation.kill_adopted()
@@ -354,6 +381,7 @@ class Worker:
                     handle.write(data)
                 in_fd = os.open(path, os.O_RDONLY)
         start = time.perf_counter()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # ------------------------------------------------------------ child
             try:
@@ -376,6 +404,9 @@ class Worker:
                 )
                 if self.drop is not None:
                     isolation.drop_privileges(*self.drop)
+                isolation.die_with_parent()
+                if os.getppid() != parent:  # the worker died before we could notice
+                    os._exit(_CHILD_ERROR)
                 body(res_w)
             except BaseException as exc:
                 with contextlib.suppress(BaseException):
@@ -574,6 +605,7 @@ class Worker:
             outcome = self._launch(run_dir, limits, body, stdin=case.stdin or None)
         finally:
             _rmtree(run_dir)
+            self._sweep_shared_tmp()
         if outcome.timed_out:
             result: dict[str, Any] = {
                 "status": "timeout",
@@ -715,6 +747,7 @@ class Worker:
                     problem = f"cannot read the JUnit report: {exc}"
         finally:
             _rmtree(run_dir)
+            self._sweep_shared_tmp()
         cap = int(limits["output_bytes"])
         result: dict[str, Any] = {
             "exit_code": None,
