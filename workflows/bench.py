@@ -20,7 +20,6 @@ The solver is injected (:data:`Solver`): :func:`make_solver` binds
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import time
@@ -30,8 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from beadline.agents.models.base import Model
+from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Cost, SolveResult, Task
-from beadline.validators.executor import RunResult
+from beadline.validators.executor import Executor, RunResult
 from beadline.workflows.errors import UserError
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "ResultsFile",
     "SolveCall",
     "Solver",
+    "decoder_settings",
     "make_solver",
     "pass_rate",
     "read_results",
@@ -78,6 +80,8 @@ class MethodSpec:
     """Give each task the budget this other method used on it (``sample-filter``)."""
     budget_metric: BudgetMetric = "tokens_generated"
     """The cost field a matched budget is read from."""
+    time_budget_s: float | None = None
+    """Wall-clock seconds per task (``sample-filter``, ``egcfg``); ``None``: no limit."""
 
     def __post_init__(self) -> None:
         if self.name not in METHODS:
@@ -104,6 +108,8 @@ class MethodSpec:
         if self.match_budget is not None:
             out["match_budget"] = self.match_budget
             out["budget_metric"] = self.budget_metric
+        if self.time_budget_s is not None:
+            out["time_budget_s"] = self.time_budget_s
         return out
 
 
@@ -119,32 +125,30 @@ class SolveCall:
     """Configuration grid, when given."""
     token_budget: int | None = None
     """The per-task token budget (resolved: fixed, or matched to another method's cost)."""
+    time_budget_s: float | None = None
+    """Wall-clock seconds per task."""
 
 
 Solver = Callable[[Task, SolveCall], SolveResult]
 """Solves one task with one method. Raising is allowed: the runner records an ``error`` line."""
 
 
-def make_solver(model: Any, executor: Any) -> Solver:
+def make_solver(model: Model, executor: Executor) -> Solver:
     """Bind :func:`beadline.agents.search.solve` to a model and an executor.
 
-    Settings dicts become ``DecoderSettings`` (validated there: a wrong knob raises a clear
-    error on the first task).
+    Settings mappings become ``DecoderSettings`` (a grid entry is applied over the method's
+    settings); an invalid one raises :class:`UserError` naming the field.
 
     Args:
         model: a :class:`~beadline.agents.models.base.Model`.
         executor: a :class:`~beadline.validators.executor.Executor`.
     """
     # The decoder is imported only when a real run starts (tests inject a fake solver).
-    solve = importlib.import_module("beadline.agents.search").solve
-    DecoderSettings = importlib.import_module("beadline.agents.settings").DecoderSettings
+    from beadline.agents.search import solve
 
     def _solve(task: Task, call: SolveCall) -> SolveResult:
-        settings = DecoderSettings(**call.settings) if call.settings else None
-        grid = None
-        if call.grid is not None:
-            grid = [DecoderSettings(**{**call.settings, **g}) for g in call.grid]
-        result: SolveResult = solve(
+        settings, grid = decoder_settings(call.settings, call.grid)
+        return solve(
             task,
             model,
             executor,
@@ -152,10 +156,25 @@ def make_solver(model: Any, executor: Any) -> Solver:
             settings=settings,
             grid=grid,
             token_budget=call.token_budget,
+            time_budget_s=call.time_budget_s,
         )
-        return result
 
     return _solve
+
+
+def decoder_settings(
+    settings: Mapping[str, Any], grid: Sequence[Mapping[str, Any]] | None = None
+) -> tuple[DecoderSettings | None, list[DecoderSettings] | None]:
+    """Validated ``DecoderSettings`` for a method's overrides and grid (``None`` = defaults).
+
+    Raises:
+        UserError: an unknown field or an out-of-range value; the message names it.
+    """
+    from beadline.agents.settings import merge_settings
+
+    base = merge_settings(None, settings) if settings else None
+    configs = [merge_settings(base, dict(g)) for g in grid] if grid is not None else None
+    return base, configs
 
 
 # --------------------------------------------------------------------------- result lines
@@ -513,7 +532,11 @@ def run_bench(
             result = _error_result(task, spec.name, budget_error, 0.0)
         else:
             call = SolveCall(
-                method=spec.name, settings=spec.settings, grid=spec.grid, token_budget=budget
+                method=spec.name,
+                settings=spec.settings,
+                grid=spec.grid,
+                token_budget=budget,
+                time_budget_s=spec.time_budget_s,
             )
             try:
                 result = solver(task, call)

@@ -312,3 +312,36 @@ def test_read_results_skips_a_torn_tail_without_writing(tmp_path: Path) -> None:
     assert out.read_bytes() == torn
     with pytest.raises(UserError, match="no results file"):
         read_results([tmp_path / "absent.jsonl"])
+
+
+def test_make_solver_hands_validated_settings_to_search_solve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from beadline.agents import search
+    from beadline.agents.settings import DecoderSettings
+    from beadline.workflows.bench import make_solver
+
+    seen: dict = {}
+
+    def fake_solve(task: Task, model: object, executor: object, **kwargs: object) -> SolveResult:
+        seen.update(kwargs, model=model, executor=executor)
+        return SolveResult(task_id=task.task_id, method=str(kwargs["method"]), status="unsolved")
+
+    monkeypatch.setattr(search, "solve", fake_solve)
+    solver = make_solver(model="M", executor="E")  # type: ignore[arg-type]
+    call = SolveCall(
+        method="egcfg",
+        settings={"gamma": 0.5, "s": 3},
+        grid=({"d": 3}, {"d": 5, "gamma": 3.0}),
+        token_budget=900,
+        time_budget_s=60.0,
+    )
+    assert solver(make_task(11), call).status == "unsolved"
+    assert (seen["model"], seen["executor"], seen["method"]) == ("M", "E", "egcfg")
+    assert isinstance(seen["settings"], DecoderSettings)
+    assert (seen["settings"].gamma, seen["settings"].s) == (0.5, 3)
+    # grid entries apply over the method's settings
+    assert [(g.s, g.d, g.gamma) for g in seen["grid"]] == [(3, 3, 0.5), (3, 5, 3.0)]
+    assert (seen["token_budget"], seen["time_budget_s"]) == (900, 60.0)
+    with pytest.raises(UserError, match="invalid decoder settings: s"):
+        solver(make_task(11), SolveCall(method="cfg", settings={"s": 0}))

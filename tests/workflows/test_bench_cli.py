@@ -172,3 +172,12 @@ def test_help_lists_run_and_report() -> None:
     result = invoke("bench", "--help")
     assert result.exit_code == 0
     assert "run" in result.output and "report" in result.output
+
+
+def test_bad_decoder_knob_fails_before_the_model_loads(tmp_path: Path, recorder: Recorder) -> None:
+    result = CliRunner().invoke(
+        cli, ["bench", "run", "--ids", "11", "--s", "0", "--out", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 1
+    assert "invalid decoder settings: s" in result.output
+    assert recorder.opened == []

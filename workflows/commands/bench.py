@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from beadline.workflows.bench import (
     BenchProgress,
     MethodSpec,
     Solver,
+    decoder_settings,
     make_solver,
     pass_rate,
     run_bench,
@@ -94,6 +94,7 @@ def _methods(
     match_budget: str | None,
     match_from: tuple[Path, ...],
     budget_metric: str,
+    task_time_budget: float | None = None,
 ) -> list[MethodSpec]:
     specs: list[MethodSpec] = []
     for name in names:
@@ -123,6 +124,7 @@ def _methods(
                 budget_metric="tokens_evaluated"
                 if budget_metric == "tokens_evaluated"
                 else "tokens_generated",
+                time_budget_s=task_time_budget,
             )
         )
     return specs
@@ -131,9 +133,10 @@ def _methods(
 @contextmanager
 def _open_solver(model: str, backend: str, sandbox: str) -> Iterator[tuple[Solver, dict[str, Any]]]:
     """Load the model and start the sandbox; yield the solver and what to record per line."""
-    # Imported here: loading a model or a sandbox is only needed when a run starts.
-    load_model = importlib.import_module("beadline.agents.models.loader").load_model
-    make_executor = importlib.import_module("beadline.validators.sandbox.factory").make_executor
+    # Imported here: the model and sandbox layers load only when a run starts.
+    from beadline.agents.models.loader import load_model
+    from beadline.validators.sandbox.factory import make_executor
+
     with load_model(model, backend=backend) as loaded, make_executor(sandbox) as executor:
         yield (
             make_solver(loaded, executor),
@@ -241,6 +244,12 @@ def _knob_options(func: Any) -> Any:
     default="tokens_generated",
     show_default=True,
 )
+@click.option(
+    "--task-time-budget",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Wall seconds per task for sample-filter and egcfg (single decodes: --time-budget).",
+)
 @click.option("--retry-errors", is_flag=True, help="Rerun tasks whose last run ended in error.")
 @click.option(
     "--records",
@@ -273,6 +282,7 @@ def run(
     match_budget: str | None,
     match_from: tuple[Path, ...],
     budget_metric: str,
+    task_time_budget: float | None,
     retry_errors: bool,
     records: Path | None,
     grid: Path | None,
@@ -296,7 +306,10 @@ def run(
         match_budget=match_budget,
         match_from=match_from,
         budget_metric=budget_metric,
+        task_time_budget=task_time_budget,
     )
+    for spec in specs:  # a bad knob fails now, not on every task after the model loaded
+        decoder_settings(spec.settings, spec.grid)
     id_list = parse_ids(ids) if ids else None
     guides = tuple(dict.fromkeys(guide_tests))
     tasks_by_guide = {
