@@ -152,6 +152,7 @@ class _Slot:
         self.ready: dict[str, Any] = {}
         self.log: IO[bytes] | None = None
         self.restarts = 0
+        self.started = False
 
     def ensure(self) -> Channel:
         if (
@@ -163,10 +164,12 @@ class _Slot:
             return self.channel
         if self.proc is not None:
             self.kill()
-            self.restarts += 1
         return self._start()
 
     def _start(self) -> Channel:
+        if self.started:
+            self.restarts += 1
+        self.started = True
         self.log = tempfile.TemporaryFile(prefix="beadline-worker-log")  # noqa: SIM115 - lives with the worker
         try:
             self.proc = subprocess.Popen(
@@ -339,6 +342,10 @@ class LocalExecutor(Executor):
     def restarts(self) -> int:
         """How many times a worker was restarted (it died or stopped answering)."""
         return sum(s.restarts for s in self._slots)
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the running workers (for diagnostics and tests)."""
+        return [s.proc.pid for s in self._slots if s.proc is not None and s.proc.poll() is None]
 
     def _take(self) -> _Slot:
         if self._closed:
