@@ -8,7 +8,6 @@ Private: the public entry points are :func:`beadline.agents.decoder.decode` and
 from __future__ import annotations
 
 import ast
-import importlib
 import re
 import time
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from beadline.agents.settings import DecoderSettings
 from beadline.agents.signal import CandidateRun, describe_outcome, render_signal, trace_text
 from beadline.agents.task import Cost, SolveStatus, Task
 from beadline.validators.executor import Executor, Limits, RunRequest, RunResult, TestCase
+from beadline.validators.partial import make_executable
 
 __all__ = [
     "Decoded",
@@ -141,33 +141,13 @@ def body_statements(code: str, entry_point: str) -> int | None:
     return None
 
 
-def _interim_executable(code: str) -> str | None:
-    lines = code.rstrip("\n").split("\n")
-    for n in range(len(lines), 0, -1):
-        head = lines[:n]
-        last = head[-1]
-        indent = " " * (len(last) - len(last.lstrip()) + 4)
-        for text in ("\n".join(head), "\n".join([*head, indent + "pass"])):
-            try:
-                ast.parse(text)
-            except SyntaxError:
-                continue
-            return text + "\n"
-    return None
-
-
 def executable(code: str, entry_point: str, signature: str | None = None) -> str | None:
     """The executable partial program of ``code`` (``None``: nothing executable).
 
     Uses :func:`beadline.validators.partial.make_executable`.
     """
-    try:  # TEMPORARY: a plain import once validators/partial.py (H1) lands
-        partial = importlib.import_module("beadline.validators.partial")
-    except ImportError:
-        program = _interim_executable(code)
-    else:
-        result = partial.make_executable(code, signature=signature)
-        program = result.program if result.ok else None
+    result = make_executable(code, signature=signature)
+    program = result.program if result.ok else None
     if program is None or _def_re(entry_point).search(program) is None:
         return None
     return program

@@ -65,6 +65,7 @@ __all__ = [
     "beam_decode",
     "execution_score",
     "score",
+    "strict_syntax_ok",
     "syntax_ok",
     "undefined_names",
 ]
@@ -87,6 +88,15 @@ def syntax_ok(code: str) -> float:
             continue
         return 1.0
     return 0.0
+
+
+def strict_syntax_ok(code: str) -> float:
+    """1.0 when ``code`` compiles exactly as it is (a finished program gets no ``pass``)."""
+    try:
+        compile(code, "<candidate>", "exec")
+    except (SyntaxError, ValueError):
+        return 0.0
+    return 1.0
 
 
 def undefined_names(code: str, entry_point: str) -> set[str]:
@@ -144,15 +154,23 @@ class ExecScore:
 
 
 def execution_score(
-    code: str, result: RunResult | None, *, entry_point: str, has_tests: bool
+    code: str,
+    result: RunResult | None,
+    *,
+    entry_point: str,
+    has_tests: bool,
+    finished: bool = False,
 ) -> ExecScore:
     """The parts of E for ``code`` given its run on the visible tests (``None``: not run).
+
+    A ``finished`` program (its function ended) must compile as it is; an unfinished one may
+    be completed by a ``pass``.
 
     Example:
         >>> execution_score("def f(x):\\n    return x\\n", None, entry_point="f", has_tests=False)
         ExecScore(syntax_ok=1.0, runtime_ok=0.0, tests_passed=0.0, trace_quality=0.0, static_ok=1.0)
     """
-    ok = syntax_ok(code)
+    ok = strict_syntax_ok(code) if finished else syntax_ok(code)
     if not has_tests:
         static = 1.0 if ok and not undefined_names(code, entry_point) else 0.0
         return ExecScore(syntax_ok=ok, static_ok=static)
@@ -179,6 +197,7 @@ def score(logp: float, e: float, settings: DecoderSettings) -> float:
 
 @dataclass(frozen=True, kw_only=True)
 class _Entry:
+    ids: tuple[int, ...]
     text: str
     logp: float
     score: float = 0.0
@@ -189,6 +208,7 @@ class _Entry:
 @dataclass(frozen=True, kw_only=True)
 class _Ext:
     parent: int
+    ids: tuple[int, ...]
     text: str
     logp: float
     code: str
@@ -222,7 +242,7 @@ def beam_decode(
     signal: Session | None = None
     guided = settings.strategy == "cfg+beam" and settings.gamma > 0 and bool(task.tests)
     has_tests = bool(task.tests)
-    entries = [_Entry(text="", logp=0.0)]
+    entries = [_Entry(ids=(), text="", logp=0.0)]
     finished: list[_Entry] = []
     steps: list[BeamStepRecord] = []
     generated = 0
@@ -242,13 +262,13 @@ def beam_decode(
                     f"time budget of {settings.time_budget_s:g} s spent",
                 )
                 break
-            if max(len(model.tokenize(e.text)) for e in entries) >= settings.max_new_tokens:
+            if max(len(e.ids) for e in entries) >= settings.max_new_tokens:
                 stop_reason, message = "budget", f"{settings.max_new_tokens} new tokens written"
                 break
             exts: list[_Ext] = []
             for parent, entry in enumerate(entries):
                 code = prefix + entry.text
-                context = [*plain_ids, *model.tokenize(entry.text)]
+                context = [*plain_ids, *entry.ids]
                 params = SamplingParams(temperature=settings.t, seed=seed())
                 if guided and def_header_done(code, task.entry_point) is not None:
                     step = guidance_step(
@@ -266,7 +286,7 @@ def beam_decode(
                     generated += step.tokens_generated
                     sig_context = [
                         *model.tokenize(prompt.text(step.signal), add_bos=True),
-                        *model.tokenize(entry.text),
+                        *entry.ids,
                     ]
                     signal = signal or model.new_session()
                     completions = guided_lines(
@@ -294,21 +314,27 @@ def beam_decode(
                 generated += sum(len(c.tokens) for c in completions)
                 seen: set[str] = set()
                 for c in completions:
-                    if c.text in seen:
+                    # keep the sampled token ids (a token may run past the line's newline)
+                    ids = (*entry.ids, *(c.tokens or model.tokenize(c.text)))
+                    text = model.detokenize(ids)
+                    if text in seen:
                         continue
-                    seen.add(c.text)
-                    full = code + c.text
+                    seen.add(text)
+                    full = prefix + text
                     end = function_end(full, task.entry_point)
                     done = end is not None or _ended(c) or not c.text
                     full = full[:end] if end is not None else full
-                    program = (
-                        executable(full, task.entry_point, task.signature)
-                        if def_header_done(full + "\n", task.entry_point) is not None
-                        else None
-                    )
+                    program: str | None = None
+                    if def_header_done(full + "\n", task.entry_point) is not None:
+                        program = (
+                            (full if strict_syntax_ok(full) else None)
+                            if done
+                            else executable(full, task.entry_point, task.signature)
+                        )
                     exts.append(
                         _Ext(
                             parent=parent,
+                            ids=ids,
                             text=full[len(prefix) :],
                             logp=entry.logp + c.logprob,
                             code=full,
@@ -333,6 +359,7 @@ def beam_decode(
                 parts = execution_score(
                     x.code,
                     results.get(x.program) if x.program else None,
+                    finished=x.finished,
                     entry_point=task.entry_point,
                     has_tests=has_tests,
                 )
@@ -371,6 +398,7 @@ def beam_decode(
             entries = []
             for total, x, rec in keep:
                 entry = _Entry(
+                    ids=x.ids,
                     text=x.text,
                     logp=x.logp,
                     score=total,

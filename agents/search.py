@@ -226,7 +226,9 @@ def solve(
     )
     d = best.decoded
     status = d.status
-    if visible is not None and visible.passed:
+    if status == "no_function":
+        pass
+    elif visible is not None and visible.passed:
         status = "solved"
     elif status == "solved":  # passed in the decoder's run but not in the verdict run
         status = "unsolved"

@@ -9,12 +9,12 @@ trace to ``trace_chars``, the whole block to ``max_chars`` (later candidates are
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from beadline.agents.prompts import invocation, load_templates
 from beadline.validators.executor import RunResult, TestResult, Trace
+from beadline.validators.tracer import render_trace
 
 __all__ = ["CandidateRun", "describe_outcome", "render_signal", "trace_text"]
 
@@ -31,18 +31,7 @@ class CandidateRun:
 
 def trace_text(trace: Trace, max_chars: int) -> str:
     """The compact text form of ``trace``, cut to ``max_chars`` with a marker."""
-    try:  # TEMPORARY: a plain import once validators/tracer.py (H1) lands
-        tracer = importlib.import_module("beadline.validators.tracer")
-    except ImportError:
-        text = "\n".join(
-            f"{e.kind} {e.line}: {e.source} {dict(e.locals) or ''} {e.value or ''}".rstrip()
-            for e in trace.events
-        )
-    else:
-        text = str(tracer.render_trace(trace)).rstrip("\n")
-    if len(text) > max_chars:
-        text = text[: max_chars - 20].rstrip() + "\n... (trace truncated)"
-    return text or "(no lines ran)"
+    return render_trace(trace, max_chars=max_chars).rstrip("\n") or "(no lines ran)"
 
 
 def describe_outcome(result: TestResult) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import ClassVar
 
 import pytest
@@ -19,6 +19,9 @@ from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Task
 from beadline.agents.testing import FunctionModel
 from beadline.validators.executor import (
+    CommandRequest,
+    CommandResult,
+    Executor,
     RunRequest,
     RunResult,
     TestCase,
@@ -26,6 +29,7 @@ from beadline.validators.executor import (
     Trace,
     TraceEvent,
 )
+from beadline.validators.sandbox.factory import make_executor
 from beadline.validators.testing import FakeExecutor
 
 LEAD = "```python\n"
@@ -275,3 +279,74 @@ def test_record_round_trips_through_json() -> None:
     assert again == got.record
     assert again.program == got.program and again.status == "solved"
     assert again.cost["programs_executed"] == got.cost.programs_executed
+
+
+# --- with the real local sandbox ----------------------------------------------------------
+
+
+class Spy(Executor):
+    """Forwards to a real executor and records what it was asked to run."""
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+        self.requests: list[RunRequest] = []
+
+    def run(self, request: RunRequest) -> RunResult:
+        self.requests.append(request)
+        return self.inner.run(request)
+
+    def run_many(self, requests: Sequence[RunRequest]) -> list[RunResult]:
+        self.requests.extend(requests)
+        return self.inner.run_many(requests)
+
+    def run_command(self, request: CommandRequest) -> CommandResult:
+        return self.inner.run_command(request)
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[Executor]:
+    executor = make_executor("local", workers=1)
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+def test_real_sandbox_traces_reach_the_signal_and_guidance_fixes_the_line(
+    local: Executor,
+) -> None:
+    spy = Spy(local)
+    model = FunctionModel(follow(WRONG, RIGHT, trigger="expected 2, got 3"))
+    got = decode(TASK, model, spy, DecoderSettings(d=2))
+    assert got.status == "solved"
+    assert got.program == "def add_one(x):\n    y = x\n    return y + 1\n"
+    steps = [line.guided for line in got.record.lines if line.guided is not None]
+    first = steps[0]
+    assert first is not None
+    # the wrong candidate ran in the sandbox: its trace shows the call and the value 3
+    assert "call add_one(x=1)" in first.signal
+    assert "return 3" in first.signal
+    assert first.candidates[0].tests[0].status == "failed"
+    # executions happen only at guided line starts, never twice for one program
+    programs = [r.program for r in spy.requests]
+    assert len(programs) == len(set(programs))
+    assert all(r.trace_function == "add_one" for r in spy.requests)
+
+
+def test_real_sandbox_timeouts_are_reported(local: Executor) -> None:
+    looping = "def add_one(x):\n    while True:\n        x = x\n    return x\nprint(1)\n"
+    got = decode(
+        TASK,
+        FunctionModel(follow(looping)),
+        local,
+        DecoderSettings(d=3, exec_timeout_s=0.2, early_stop_agreements=0),
+    )
+    assert got.status == "unsolved"
+    statuses = {
+        t.status
+        for line in got.record.lines
+        if line.guided
+        for c in line.guided.candidates
+        for t in c.tests
+    }
+    assert "timeout" in statuses

@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
+from rich.text import Text
 
 from beadline.agents.models.base import Model
 from beadline.agents.search import METHODS, default_grid
@@ -61,7 +62,9 @@ def _verdict_rows(table: Table, label: str, run: RunResult | None) -> None:
         detail = r.message or (
             f"expected {r.expected_repr}, got {r.return_repr}" if r.expected_repr else ""
         )
-        table.add_row(label, r.test.name or r.test.source, _STATUS.get(r.status, r.status), detail)
+        table.add_row(
+            label, Text(r.test.name or r.test.source), _STATUS.get(r.status, r.status), Text(detail)
+        )
 
 
 def render_result(console: Console, result: SolveResult) -> None:
@@ -78,7 +81,7 @@ def render_result(console: Console, result: SolveResult) -> None:
     if table.row_count:
         console.print(table)
     colour = "green" if result.status == "solved" else "red"
-    console.print(f"[{colour}]{summary_line(result)}[/]", highlight=False, soft_wrap=True)
+    console.print(Text(summary_line(result), style=colour), soft_wrap=True)
 
 
 def open_model(name: str, backend: str) -> Model:
@@ -238,7 +241,10 @@ def solve(
     render_result(console, result)
     if record_path is not None and result.record is not None:
         record_path.write_text(json.dumps(result.record, indent=1) + "\n", encoding="utf-8")
-        console.print(f"record written to {record_path} (view it with `beadline show`)")
+        console.print(
+            Text(f"record written to {record_path} (view it with `beadline show`)"),
+            soft_wrap=True,
+        )
     if result.status == "error":
         raise click.ClickException(result.message)
     if result.status != "solved":

@@ -1,0 +1,177 @@
+"""solve(): methods, the configuration grid, budgets, verdicts and task-level problems."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from beadline.agents.errors import UserError
+from beadline.agents.search import DEFAULT_GRID, check_task, default_grid, solve
+from beadline.agents.settings import DecoderSettings
+from beadline.agents.task import Task
+from beadline.agents.testing import FunctionModel
+from beadline.validators.errors import SandboxError
+from beadline.validators.executor import Executor, RunRequest, RunResult, TestCase
+from beadline.validators.sandbox.factory import make_executor
+from beadline.validators.testing import FakeExecutor
+
+LEAD = "```python\n"
+TASK = Task(
+    task_id="s",
+    description="Add one to x.",
+    entry_point="add_one",
+    tests=(TestCase.from_assert("assert add_one(1) == 2"),),
+    held_out_tests=(
+        TestCase.from_assert("assert add_one(5) == 6"),
+        TestCase.from_assert("assert add_one(1) == 3"),
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[Executor]:
+    executor = make_executor("local", workers=1)
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+def writes(options: dict[str, float]) -> FunctionModel:
+    """A model writing ``def add_one(x):\\n    return x + N`` with N drawn from ``options``."""
+
+    def brain(ctx: str) -> dict[str, float]:
+        code = ctx.rsplit("[BEGIN]\n" if "[BEGIN]" in ctx else LEAD, 1)[-1]
+        head = "def add_one(x):\n    return x + "
+        if head.startswith(code) and len(code) < len(head):
+            return {head[len(code)]: 0.0}
+        if code == head:
+            return options
+        if code.endswith("\n"):
+            return {"<eos>": 0.0}
+        return {"\n": 0.0}
+
+    return FunctionModel(brain)
+
+
+def test_greedy_judges_visible_and_held_out(local: Executor) -> None:
+    result = solve(TASK, writes({"1": 0.0, "2": -1.0}), local, method="greedy")
+    assert result.status == "solved"
+    assert result.program == "def add_one(x):\n    return x + 1\n"
+    assert result.visible is not None and result.visible.passed
+    assert result.held_out is not None and result.held_out.n_passed == 1
+    assert result.config["gamma"] == 0.0 and result.config["temperature"] == 0.0
+    assert result.record is not None and result.record["status"] == "solved"
+    assert result.cost.tokens_generated > 0 and result.cost.seconds > 0
+
+
+def test_sample_filter_samples_until_the_visible_tests_pass(local: Executor) -> None:
+    model = writes({"2": 0.0, "3": 0.0, "1": -0.5})
+    result = solve(TASK, model, local, method="sample-filter", max_samples=30)
+    assert result.status == "solved"
+    assert result.config["attempt"] >= 0
+    assert result.config["temperature"] == 0.8 and result.config["gamma"] == 0.0
+    spent = solve(
+        TASK, writes({"2": 0.0, "3": 0.0}), local, method="sample-filter", token_budget=40
+    )
+    assert spent.status == "unsolved"
+    per_sample = spent.cost.tokens_generated / spent.config["attempts"]
+    assert spent.cost.tokens_generated >= 40 > spent.cost.tokens_generated - per_sample
+
+
+def test_egcfg_tries_the_grid_in_order_and_reports_the_solver() -> None:
+    def brain(ctx: str) -> dict[str, float]:
+        # the chat prompt leads to `+ 2`, the few-shot prompt to `+ 1`
+        return writes({"1": 0.0} if "[BEGIN]" in ctx else {"2": 0.0}).fn(ctx)
+
+    def judge(request: RunRequest) -> RunResult:
+        return FakeExecutor().on_run(request) if "+ 1" in request.program else _failed(request)
+
+    grid = [
+        DecoderSettings(gamma=0.0),
+        DecoderSettings(gamma=0.0, seed=1),
+        DecoderSettings(gamma=0.0, prompt_type="fewshot"),
+        DecoderSettings(gamma=0.0, prompt_type="chat"),
+    ]
+    fake = FakeExecutor(judge)
+    result = solve(TASK, FunctionModel(brain), fake, method="egcfg", grid=grid)
+    assert result.status == "solved" and "+ 1" in result.program
+    assert result.config["attempt"] == 2 and result.config["attempts"] == 3
+    assert result.config["prompt_type"] == "fewshot"
+    assert "fewshot" in result.config["label"]
+    # the grid shares one cache: the first two configurations wrote the same program, run once
+    search_runs = [r.program for r in fake.requests if r.trace]
+    assert len(search_runs) == len(set(search_runs)) == 2
+
+
+def _failed(request: RunRequest) -> RunResult:
+    from beadline.validators.executor import TestResult
+
+    return RunResult(
+        results=tuple(TestResult(test=t, status="failed", message="no") for t in request.tests)
+    )
+
+
+def test_egcfg_stops_at_the_token_budget() -> None:
+    model = writes({"2": 0.0})
+    fake = FakeExecutor(_failed)
+    grid = [DecoderSettings(gamma=0.0)] * 5
+    result = solve(TASK, model, fake, method="egcfg", grid=grid, token_budget=1)
+    assert result.config["attempts"] == 1 and result.status == "unsolved"
+
+
+def test_default_grid_follows_the_base_settings() -> None:
+    base = DecoderSettings(prompt_type="fewshot", max_new_tokens=99)
+    grid = default_grid(base)
+    assert len(grid) == len(DEFAULT_GRID)
+    assert all(g.prompt_type == "fewshot" and g.max_new_tokens == 99 for g in grid)
+    assert [g.gamma for g in grid] == [g["gamma"] for g in DEFAULT_GRID]
+
+
+@pytest.mark.parametrize(
+    ("tests", "expected"),
+    [
+        (("assert add_one(1) == ",), "does not parse"),
+        (("assert other(1) == 2",), "never uses the entry point"),
+    ],
+)
+def test_bad_tasks_end_with_an_error_status(tests: tuple[str, ...], expected: str) -> None:
+    task = Task(
+        task_id="bad",
+        description="d",
+        entry_point="add_one",
+        tests=tuple(TestCase(kind="assert", source=t) for t in tests),
+    )
+    assert expected in (check_task(task) or "")
+    result = solve(task, writes({"1": 0.0}), FakeExecutor(), method="cfg")
+    assert result.status == "error" and expected in result.message
+
+
+def test_sandbox_failure_is_a_status_not_an_exception() -> None:
+    def broken(request: RunRequest) -> RunResult:
+        raise SandboxError("the worker died and could not be restarted")
+
+    result = solve(TASK, writes({"1": 0.0}), FakeExecutor(broken), method="cfg")
+    assert result.status == "error"
+    assert "worker died" in result.message
+
+
+def test_model_that_never_writes_the_function() -> None:
+    model = FunctionModel(lambda ctx: {"x": 0.0})
+    result = solve(
+        TASK,
+        model,
+        FakeExecutor(),
+        method="greedy",
+        settings=DecoderSettings(prompt_type="fewshot", max_new_tokens=10),
+    )
+    assert result.status == "no_function"
+    assert "never wrote `def add_one(`" in result.message
+
+
+def test_caller_mistakes_raise() -> None:
+    with pytest.raises(UserError, match="unknown method"):
+        solve(TASK, writes({"1": 0.0}), FakeExecutor(), method="magic")
+    with pytest.raises(UserError, match="factory"):
+        solve(TASK, writes({"1": 0.0}), FakeExecutor(), method="egcfg", workers=2)
