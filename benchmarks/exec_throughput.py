@@ -1,0 +1,183 @@
+"""Milliseconds per traced test-case run: local and docker sandboxes vs a subprocess per run.
+
+Each MBPP task's canonical solution runs on each of its asserts, one request per test case,
+one after another (the EG-CFG hot path: a candidate on a test, traced). Three ways, measured
+side by side in one run:
+
+- ``subprocess``: a new Python process per run that compiles, runs and traces the case with the
+  same harness code and rlimits (no fork server, no isolation beyond rlimits);
+- ``local``: the local backend's warm fork-server (network namespace, uid drop, cgroup);
+- ``docker``: the docker backend's worker in a warm hardened container (only when an engine
+  answers and the sandbox image exists).
+
+It prints median and p90 ms per run, the ratio of the subprocess median to each backend's, and
+the pool throughput of ``run_many`` (all runs submitted at once). Targets on the 2-core dev
+machine: local <= 10 ms median, docker <= 15 ms, both >= 3x faster than a subprocess per run.
+
+Run ``python benchmarks/exec_throughput.py --quick`` (under a minute) or without ``--quick``
+for MBPP tasks 11-110. Numbers are noisy on a shared CPU; the ratios are measured in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from beadline.validators.executor import Executor, Limits, RunRequest, TestCase
+from beadline.validators.harness import mbpp_tests
+from beadline.validators.sandbox.factory import make_executor
+from beadline.validators.sandbox.local import WORKER_SCRIPT
+
+MBPP = Path(__file__).resolve().parents[2] / "shared" / "data" / "mbpp.jsonl"
+
+_BASELINE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from runtime import harnesses
+request = json.loads(sys.stdin.read())
+prepared = harnesses.prepare(request)
+case = prepared.cases[0]
+result = prepared.error or case.error or harnesses.run_case(prepared, case)
+sys.stdout.write(json.dumps(result))
+"""
+
+
+def load_requests(first: int, last: int) -> list[RunRequest]:
+    """One single-test request per (task, assert) of MBPP tasks ``first``..``last``."""
+    requests = []
+    with MBPP.open() as handle:
+        for line in handle:
+            task = json.loads(line)
+            if not first <= task["task_id"] <= last:
+                continue
+            for test in mbpp_tests(task["test_list"], task["test_setup_code"]):
+                requests.append(
+                    RunRequest(program=task["code"], tests=(test,), setup=task["test_setup_code"])
+                )
+    return requests
+
+
+def _limits() -> None:
+    memory = Limits().memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (2, 3))
+
+
+def baseline_run(request: RunRequest) -> bool:
+    """Run one request in a brand-new Python process (the subprocess-per-run baseline)."""
+    test: TestCase = request.tests[0]
+    payload = {
+        "program": request.program,
+        "setup": request.setup,
+        "trace": True,
+        "limits": {"repr_chars": 80, "trace_events": 200, "trace_chars": 6000},
+        "tests": [{"kind": test.kind, "source": test.source}],
+    }
+    done = subprocess.run(
+        [sys.executable, "-s", "-B", "-c", _BASELINE, str(WORKER_SCRIPT.parent.parent)],
+        input=json.dumps(payload).encode(),
+        capture_output=True,
+        timeout=10,
+        preexec_fn=_limits,
+        check=False,
+    )
+    return bool(json.loads(done.stdout or b"{}").get("status") == "passed")
+
+
+def time_each(
+    run: Callable[[RunRequest], bool], requests: list[RunRequest]
+) -> tuple[list[float], int]:
+    """Milliseconds of each run, and how many passed."""
+    times = []
+    passed = 0
+    for request in requests:
+        start = time.perf_counter()
+        passed += run(request)
+        times.append((time.perf_counter() - start) * 1000.0)
+    return times, passed
+
+
+def p90(values: list[float]) -> float:
+    """90th percentile."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+
+
+def measure_backend(executor: Executor, requests: list[RunRequest]) -> dict[str, float]:
+    """Latency per run (serial) and pool throughput (run_many) of a warm executor."""
+    for request in requests[:10]:  # warm every worker and the page cache
+        executor.run(request)
+    executor.run_many(requests[:20])
+    times, passed = time_each(lambda r: executor.run(r).passed, requests)
+    start = time.perf_counter()
+    many = executor.run_many(requests)
+    pool_s = time.perf_counter() - start
+    return {
+        "median": statistics.median(times),
+        "p90": p90(times),
+        "passed": passed,
+        "pool_runs_per_s": len(requests) / pool_s,
+        "pool_passed": sum(r.passed for r in many),
+    }
+
+
+def main() -> int:
+    """Parse arguments, measure, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="MBPP tasks 11-40 only (< 1 min)")
+    parser.add_argument("--backends", default="local,docker", help="comma-separated backends")
+    args = parser.parse_args()
+    if not MBPP.exists():
+        parser.error(f"MBPP data not found at {MBPP}")
+    last = 40 if args.quick else 110
+    requests = load_requests(11, last)
+    print(f"MBPP tasks 11-{last}: {len(requests)} traced single-test runs per method")
+
+    rows: list[tuple[str, dict[str, float] | None, str]] = []
+    base_times, base_passed = time_each(baseline_run, requests)
+    baseline = {
+        "median": statistics.median(base_times),
+        "p90": p90(base_times),
+        "passed": base_passed,
+    }
+    rows.append(("subprocess per run", baseline, ""))
+    for kind in [k.strip() for k in args.backends.split(",") if k.strip()]:
+        try:
+            executor = make_executor(kind)
+        except Exception as exc:  # report and go on: the other columns are still useful
+            rows.append((kind, None, f"unavailable: {str(exc).splitlines()[0][:100]}"))
+            continue
+        with executor:
+            note = ""
+            summary = getattr(getattr(executor, "hardening", None), "summary", None)
+            if callable(summary):
+                note = str(summary())
+            rows.append((kind, measure_backend(executor, requests), note))
+
+    print()
+    print(
+        "| method | median ms/run | p90 ms/run | speed-up vs subprocess (median) | pool runs/s | passed | note |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, stats, note in rows:
+        if stats is None:
+            print(f"| {name} | - | - | - | - | - | {note} |")
+            continue
+        ratio = baseline["median"] / stats["median"]
+        pool = f"{stats['pool_runs_per_s']:.0f}" if "pool_runs_per_s" in stats else "-"
+        print(
+            f"| {name} | {stats['median']:.1f} | {stats['p90']:.1f} | {ratio:.1f}x | {pool} | "
+            f"{int(stats['passed'])}/{len(requests)} | {note} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
