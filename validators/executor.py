@@ -354,6 +354,9 @@ class Executor(ABC):
     name: ClassVar[str] = "executor"
     """Backend name (``local``, ``docker``, ``fake``)."""
 
+    reason: str = ""
+    """Why this backend was chosen, in one line (set by ``make_executor``; empty otherwise)."""
+
     @abstractmethod
     def run(self, request: RunRequest) -> RunResult:
         """Run one program on its test cases. Never raises for a misbehaving program.

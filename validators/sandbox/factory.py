@@ -32,11 +32,25 @@ def _docker_class() -> type[Executor]:
     return cls
 
 
-def _docker_ready(options: dict[str, Any]) -> bool:
+def _docker_ready(options: dict[str, Any]) -> tuple[bool, str]:
+    """Whether an engine answers and the image exists, and the one-line reason."""
     from beadline.validators.sandbox.probe import DEFAULT_IMAGE, probe_docker
 
     engine, image = probe_docker(str(options.get("image", DEFAULT_IMAGE)))
-    return engine.ok and image.ok
+    if engine.ok and image.ok:
+        return True, f"{engine.detail} and {image.detail}"
+    missing = engine if not engine.ok else image
+    return False, f"{missing.detail} ({missing.fix})" if missing.fix else missing.detail
+
+
+def _docker(reason: str, **options: Any) -> Executor:
+    executor = _docker_class()
+    try:
+        built = executor(**options)
+    except TypeError as exc:
+        raise UserError(f"bad option for the docker sandbox: {exc}") from exc
+    built.reason = reason
+    return built
 
 
 def make_executor(kind: ExecutorKind | str = "auto", **options: Any) -> Executor:
@@ -49,7 +63,8 @@ def make_executor(kind: ExecutorKind | str = "auto", **options: Any) -> Executor
             ``drop_uid``, ``cgroup``, ``isolate_network``... for local).
 
     Returns:
-        The executor; its ``name`` says which backend it is.
+        The executor; its ``name`` says which backend it is and its ``reason`` why, in one
+        line (e.g. ``local: docker is not usable: no Docker engine answers (...)``).
 
     Raises:
         UserError: unknown ``kind``.
@@ -63,20 +78,34 @@ def make_executor(kind: ExecutorKind | str = "auto", **options: Any) -> Executor
     if kind not in _KINDS:
         raise UserError(f"unknown sandbox kind {kind!r}: use one of {', '.join(_KINDS)}")
     if kind == "docker":
-        return _docker_class()(**options)
-    if kind == "auto":
+        return _docker("docker: asked for", **options)
+    if kind == "local":
+        return _local("local: asked for", **options)
+    try:
+        _docker_class()
+        ready, why = _docker_ready(options)
+    except SandboxUnavailableError as exc:
+        ready, why = False, str(exc)
+    if ready:
         try:
-            docker_cls = _docker_class()
-        except SandboxUnavailableError:
-            docker_cls = None
-        if docker_cls is not None and _docker_ready(options):
-            return docker_cls(**_only(options, docker=True))
-        return _local(**_only(options, docker=False))
-    return _local(**options)
+            return _docker(f"docker: {why}", **_only(options, docker=True))
+        except SandboxUnavailableError as exc:  # e.g. the engine went away meanwhile
+            why = str(exc).splitlines()[0]
+    return _local(f"local: docker is not usable: {why}", **_only(options, docker=False))
 
 
 _LOCAL_ONLY = {"drop_uid", "cgroup", "isolate_network", "pids_max", "python", "tmp_dir"}
-_DOCKER_ONLY = {"image", "client", "recycle_after", "memory_mb", "pids_limit"}
+_DOCKER_ONLY = {
+    "image",
+    "client",
+    "recycle_after",
+    "memory_mb",
+    "pids_limit",
+    "cpus",
+    "tmpfs_mb",
+    "command_memory_mb",
+    "prestart",
+}
 
 
 def _only(options: dict[str, Any], *, docker: bool) -> dict[str, Any]:
@@ -84,10 +113,12 @@ def _only(options: dict[str, Any], *, docker: bool) -> dict[str, Any]:
     return {k: v for k, v in options.items() if k not in drop}
 
 
-def _local(**options: Any) -> Executor:
+def _local(reason: str, **options: Any) -> Executor:
     from beadline.validators.sandbox.local import LocalExecutor
 
     try:
-        return LocalExecutor(**options)
+        built = LocalExecutor(**options)
     except TypeError as exc:
         raise UserError(f"bad option for the local sandbox: {exc}") from exc
+    built.reason = reason
+    return built
