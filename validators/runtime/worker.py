@@ -245,6 +245,8 @@ class Worker:
         self.drop: tuple[int, int] | None = None
         self.nproc: int | None = options.nproc
         self.has_pidfd = hasattr(os, "pidfd_open")
+        self.oom_seen = 0
+        self.shared_tmp_seen: dict[str, int] = {}
 
     # -- set-up ---------------------------------------------------------------------------
     def setup(self) -> None:
@@ -270,6 +272,7 @@ class Worker:
                 f"beadline-{os.getpid()}", pids_max=options.pids_max + 1
             )
             if self.cgroups.active:
+                self.oom_seen = self.cgroups.oom_events()
                 self.cgroups.join()
                 isolation.set_oom_score(-500)  # the kernel should kill a child, not the worker
         self.base_dir = tempfile.mkdtemp(prefix="beadline-w", dir=options.tmp or _scratch_parent())
@@ -342,6 +345,10 @@ class Worker:
         uid = self.drop[0]
         for shared in _SHARED_TMP:
             try:
+                # A directory's mtime changes whenever an entry is added: skip unchanged ones.
+                stamp = os.stat(shared).st_mtime_ns
+                if self.shared_tmp_seen.get(shared) == stamp:
+                    continue
                 entries = os.scandir(shared)
             except OSError:
                 continue
@@ -356,6 +363,11 @@ class Worker:
                             os.unlink(entry.path)
                     except OSError:
                         continue
+            with contextlib.suppress(OSError):
+                stamp = os.stat(shared).st_mtime_ns
+                # Trust the stamp only once the coarse file-system clock has moved past it.
+                if time.time_ns() - stamp > 50_000_000:
+                    self.shared_tmp_seen[shared] = stamp
 
     def close(self) -> None:
         """Kill what is left, remove the scratch root and the cgroup."""
@@ -389,7 +401,6 @@ class Worker:
         wall = float(limits["wall_s"])
         memory_mb = int(limits["memory_mb"])
         self.cgroups.set_memory(memory_mb + _WORKER_MEMORY_MB)
-        oom_before = self.cgroups.oom_events()
         res_r, res_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe() if command else (-1, -1)
@@ -449,8 +460,13 @@ class Worker:
         for fd in (res_r, out_r, err_r):
             if fd >= 0:
                 os.close(fd)
-        if self.cgroups.has_memory and self.cgroups.oom_events() > oom_before:
-            outcome.oom = True
+        killed = os.WIFSIGNALED(outcome.wait_status) and (
+            os.WTERMSIG(outcome.wait_status) == signal.SIGKILL
+        )
+        if killed and self.cgroups.has_memory:  # only then is the counter worth reading
+            count = self.cgroups.oom_events()
+            outcome.oom = count > self.oom_seen
+            self.oom_seen = count
         return outcome
 
     def _watch(
