@@ -79,6 +79,9 @@ def test_hardening_flags_are_applied(docker_one: DockerExecutor) -> None:
     assert mounts["/opt/beadline/runtime"]["RW"] is False
     assert mounts["/opt/beadline/entry.py"]["RW"] is False
     assert attrs["Config"]["Labels"][CONTAINER_LABEL].endswith(f":{os.getpid()}")
+    assert docker_one.hardening.summary().startswith(
+        "no network, read-only rootfs, uid 65534, cap-drop ALL, no-new-privileges, pids 64"
+    )
 
 
 def test_inside_the_container_nothing_is_reachable(docker_one: DockerExecutor) -> None:

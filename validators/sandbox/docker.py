@@ -38,8 +38,9 @@ import time
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from beadline.validators.errors import SandboxError, SandboxUnavailableError, UserError
 from beadline.validators.executor import (
@@ -69,7 +70,7 @@ from beadline.validators.sandbox.probe import DEFAULT_IMAGE
 if TYPE_CHECKING:
     from docker import DockerClient
 
-__all__ = ["ENTRY_SCRIPT", "RUNTIME_DIR", "DockerExecutor"]
+__all__ = ["ENTRY_SCRIPT", "RUNTIME_DIR", "DockerExecutor", "DockerHardening"]
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 """The worker folder, mounted read-only at ``/opt/beadline/runtime``."""
@@ -80,6 +81,32 @@ ENTRY_SCRIPT = Path(__file__).resolve().parent / "_container_entry.py"
 _ENTRY_MOUNT = "/opt/beadline/entry.py"
 _REPO_MOUNT = "/mnt/repo"
 _KILLED = frozenset({"timeout", "killed"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class DockerHardening:
+    """The protections of the docker backend's containers (all applied on every container)."""
+
+    image: str
+    """The sandbox image."""
+    user: str
+    """``--user`` of the container (the worker and its children)."""
+    memory_mb: int
+    """``--memory`` = ``--memory-swap`` of a pool container."""
+    pids_limit: int
+    """``--pids-limit``."""
+    cpus: float
+    """``--cpus``."""
+    tmpfs_mb: int
+    """Size of the only writable directory, ``/tmp``."""
+
+    def summary(self) -> str:
+        """One line: what is active."""
+        return (
+            f"no network, read-only rootfs, uid {self.user.split(':')[0]}, cap-drop ALL, "
+            f"no-new-privileges, pids {self.pids_limit}, memory {self.memory_mb} MiB, "
+            f"{self.cpus:g} CPU, /tmp {self.tmpfs_mb} MiB wiped per request"
+        )
 
 
 class _Slot:
@@ -324,13 +351,16 @@ class DockerExecutor(Executor):
             return [str(s.container.container.id) for s in self._live]
 
     @property
-    def hardening(self) -> dict[str, Any]:
-        """What the worker reported in its ready line (a container is started if none runs)."""
-        slot = self._take()
-        try:
-            return dict(slot.ready.get("hardening", {}))
-        finally:
-            self._give(slot, recycle=False)
+    def hardening(self) -> DockerHardening:
+        """The protections every container of this executor has."""
+        return DockerHardening(
+            image=self.spec.image,
+            user=self.spec.user,
+            memory_mb=self.spec.memory_mb,
+            pids_limit=self.spec.pids_limit,
+            cpus=self.spec.cpus,
+            tmpfs_mb=self.spec.tmpfs_mb,
+        )
 
     # -- Executor -------------------------------------------------------------------------
     def run(self, request: RunRequest) -> RunResult:
