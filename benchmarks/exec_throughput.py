@@ -10,8 +10,10 @@ side by side in one run:
 - ``docker``: the docker backend's worker in a warm hardened container (only when an engine
   answers and the sandbox image exists).
 
-It prints median and p90 ms per run, the ratio of the subprocess median to each backend's, and
-the pool throughput of ``run_many`` (all runs submitted at once). Targets on the 2-core dev
+It prints median and p90 ms per run, the ratio of the subprocess median to each backend's, the
+CPU milliseconds spent per run (this process plus the workers or subprocesses; a measure that
+does not depend on how loaded the machine is; not known for docker, whose workers are not
+this process's children), and the pool throughput of ``run_many`` (all runs submitted at once). Targets on the 2-core dev
 machine: local <= 10 ms median, docker <= 15 ms, both >= 3x faster than a subprocess per run.
 
 Run ``python benchmarks/exec_throughput.py --quick`` (under a minute) or without ``--quick``
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -70,6 +73,11 @@ def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (2, 3))
 
 
+def _baseline_cpu_ms() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() * 1000.0 + (children.ru_utime + children.ru_stime) * 1000.0
+
+
 def baseline_run(request: RunRequest) -> bool:
     """Run one request in a brand-new Python process (the subprocess-per-run baseline)."""
     test: TestCase = request.tests[0]
@@ -110,18 +118,39 @@ def p90(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
 
 
+def _process_cpu_ms(pid: int) -> float:
+    """CPU milliseconds of a process and its reaped children (utime, stime, cutime, cstime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ms(pids: list[int]) -> float:
+    total = time.process_time() * 1000.0
+    for pid in pids:
+        try:
+            total += _process_cpu_ms(pid)
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def measure_backend(executor: Executor, requests: list[RunRequest]) -> dict[str, float]:
     """Latency per run (serial) and pool throughput (run_many) of a warm executor."""
     for request in requests[:10]:  # warm every worker and the page cache
         executor.run(request)
     executor.run_many(requests[:20])
+    worker_pids = getattr(executor, "worker_pids", None)
+    pids: list[int] = list(worker_pids()) if callable(worker_pids) else []
+    cpu_before = _cpu_ms(pids)
     times, passed = time_each(lambda r: executor.run(r).passed, requests)
+    cpu = (_cpu_ms(pids) - cpu_before) / len(requests) if pids else float("nan")
     start = time.perf_counter()
     many = executor.run_many(requests)
     pool_s = time.perf_counter() - start
     return {
         "median": statistics.median(times),
         "p90": p90(times),
+        "cpu": cpu,
         "passed": passed,
         "pool_runs_per_s": len(requests) / pool_s,
         "pool_passed": sum(r.passed for r in many),
@@ -141,10 +170,12 @@ def main() -> int:
     print(f"MBPP tasks 11-{last}: {len(requests)} traced single-test runs per method")
 
     rows: list[tuple[str, dict[str, float] | None, str]] = []
+    cpu_before = _baseline_cpu_ms()
     base_times, base_passed = time_each(baseline_run, requests)
     baseline = {
         "median": statistics.median(base_times),
         "p90": p90(base_times),
+        "cpu": (_baseline_cpu_ms() - cpu_before) / len(requests),
         "passed": base_passed,
     }
     rows.append(("subprocess per run", baseline, ""))
@@ -163,17 +194,18 @@ def main() -> int:
 
     print()
     print(
-        "| method | median ms/run | p90 ms/run | speed-up vs subprocess (median) | pool runs/s | passed | note |"
+        "| method | median ms/run | p90 ms/run | speed-up vs subprocess (median) | CPU ms/run | pool runs/s | passed | note |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for name, stats, note in rows:
         if stats is None:
-            print(f"| {name} | - | - | - | - | - | {note} |")
+            print(f"| {name} | - | - | - | - | - | - | {note} |")
             continue
         ratio = baseline["median"] / stats["median"]
         pool = f"{stats['pool_runs_per_s']:.0f}" if "pool_runs_per_s" in stats else "-"
+        cpu = "-" if stats["cpu"] != stats["cpu"] else f"{stats['cpu']:.1f}"  # NaN: unknown
         print(
-            f"| {name} | {stats['median']:.1f} | {stats['p90']:.1f} | {ratio:.1f}x | {pool} | "
+            f"| {name} | {stats['median']:.1f} | {stats['p90']:.1f} | {ratio:.1f}x | {cpu} | {pool} | "
             f"{int(stats['passed'])}/{len(requests)} | {note} |"
         )
     return 0
