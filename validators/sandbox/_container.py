@@ -155,8 +155,6 @@ class SandboxContainer:
         from docker.errors import DockerException, ImageNotFound
 
         self.spec = spec
-        self.runs = 0
-        """Requests served since start (the executor recycles after a number of them)."""
         self._client = client
         self._stderr: deque[bytes] = deque(maxlen=32)
         self._closed = False

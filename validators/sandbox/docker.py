@@ -15,7 +15,7 @@ Containment, in layers:
 - outside: the host waits at most the request's limits plus a grace; a worker that does not
   answer in time, dies, or ran a program that had to be killed loses its container, which is
   removed and replaced in the background. Containers are also replaced after
-  ``recycle_after`` requests.
+  ``recycle_after`` test-case runs.
 
 Every container carries a label naming its owner process; a new executor removes the containers
 of owners that no longer run, and :meth:`DockerExecutor.close` (or the interpreter's exit)
@@ -110,7 +110,7 @@ class DockerHardening:
 
 
 class _Slot:
-    """One container with its channel; recycled after a number of requests or any kill."""
+    """One container with its channel; recycled after a number of runs or any kill."""
 
     def __init__(self, client: DockerClient, spec: ContainerSpec, startup_s: float) -> None:
         self.container = SandboxContainer(client, spec)
@@ -128,7 +128,8 @@ class _Slot:
                 f"({exc}); its stderr: {tail or '(empty)'}. Check the image with "
                 "`beadline sandbox status`; rebuild it with `beadline sandbox build-image --force`"
             ) from exc
-        self.requests = 0
+        self.runs = 0
+        """Test-case runs served (a request of n tests counts n)."""
 
     def close(self) -> None:
         self.container.close()
@@ -147,7 +148,7 @@ class DockerExecutor(Executor):
     Args:
         image: The sandbox image.
         workers: Pool size: containers running at once (default: the CPU cores usable here).
-        recycle_after: Replace a container after this many requests.
+        recycle_after: Replace a container after this many test-case runs.
         memory_mb: Memory (no swap) of each pool container.
         pids_limit: Processes allowed in each container at once.
         cpus: CPUs of each container.
@@ -304,7 +305,7 @@ class DockerExecutor(Executor):
         if self._closed:
             self._drop(slot)
             return
-        if not recycle and slot.requests < self.recycle_after and not slot.channel.broken:
+        if not recycle and slot.runs < self.recycle_after and not slot.channel.broken:
             self._free.put(slot)
             return
         self.recycled += 1
@@ -371,7 +372,7 @@ class DockerExecutor(Executor):
         start = time.monotonic()
         recycle = True
         try:
-            slot.requests += 1
+            slot.runs += len(request.tests)
             result = slot.channel.run(request, backend=self.name, grace_s=self.grace_s)
             recycle = any(r.status in _KILLED for r in result.results)
             return result
