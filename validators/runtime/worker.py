@@ -202,6 +202,17 @@ def _rmtree(path: str) -> None:
         shutil.rmtree(path, onerror=fix)
 
 
+def _processes_of(uid: int) -> int:
+    """How many processes ``uid`` has now."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += 1
+    return count
+
+
 def _scratch_parent() -> str | None:
     """A memory-backed directory for the per-run scratch directories when the default one is
     on disk (creating and removing a directory per run costs ~3 ms on ext4, ~0.1 ms on tmpfs).
@@ -267,6 +278,9 @@ class Worker:
         drop_detail = "not requested" if options.drop_uid is None else "not root"
         if self.drop is not None:
             drop_detail = self._make_reachable()
+        if self.drop is None and self.nproc is None and os.geteuid() != 0:
+            # RLIMIT_NPROC counts every process of the user: leave room for what runs already.
+            self.nproc = _processes_of(os.getuid()) + 256
         if options.cgroup:
             self.cgroups = isolation.Cgroups.create(
                 f"beadline-{os.getpid()}", pids_max=options.pids_max + 1
@@ -839,7 +853,7 @@ class Worker:
             if op == "exit":
                 return None
             raise ValueError(f"unknown op {op!r}")
-        except (ValueError, TypeError, KeyError) as exc:
+        except Exception as exc:  # a malformed request must never take the worker down
             return {"id": request_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
     def serve(self, in_fd: int = 0, out_fd: int = 1) -> None:
