@@ -169,3 +169,47 @@ def test_bad_files_and_options_give_clear_errors(tmp_path: Path) -> None:
         LlamaCppModel(str(truncated))
     with pytest.raises(UserError, match="n_ctx"):
         LlamaCppModel("tiny-test", n_ctx=0)
+
+
+def test_batched_guided_step_is_one_decode_and_equals_separate_sessions() -> None:
+    tiny = LlamaCppModel("tiny-test", n_ctx=256)
+    plain = tiny.tokenize("def f(x):\n    return x", add_bos=True)
+    signal = tiny.tokenize("# f(2) == 4\ndef f(x):\n    return x", add_bos=True)
+    with tiny.new_session(plain) as a, tiny.new_session(signal) as b:
+        tiny.next_logprobs_batch([a, b])
+        for tok in (7, 70, 700):
+            a.append([tok])
+            b.append([tok])
+            before = tiny.decode_calls
+            got = tiny.next_logprobs_batch([a, b])
+            assert tiny.decode_calls == before + 1  # both new tokens in one llama_decode
+            for session, dist in zip((a, b), got, strict=True):
+                with tiny.new_session(session.tokens) as fresh:
+                    np.testing.assert_allclose(
+                        dist.logprobs, fresh.next_logprobs().logprobs, atol=1e-4
+                    )
+        # a new signal (a long prefill) beside a one-token plain step still agrees
+        b.set_tokens(tiny.tokenize("# other signal text\n" * 40, add_bos=True) + list(a.tokens))
+        a.append([9])
+        got = tiny.next_logprobs_batch([a, b])
+        for session, dist in zip((a, b), got, strict=True):
+            with tiny.new_session(session.tokens) as fresh:
+                np.testing.assert_allclose(dist.logprobs, fresh.next_logprobs().logprobs, atol=1e-4)
+    with pytest.raises(UserError, match="this model only"):
+        tiny.next_logprobs_batch([object()])  # type: ignore[list-item]
+    tiny.close()
+
+
+def test_sessions_opened_together_share_a_context(tiny: LlamaCppModel) -> None:
+    # whatever earlier sessions left in the pool, a pair opened together is batched
+    with (
+        tiny.new_session(tiny.tokenize("a = 1")) as a,
+        tiny.new_session(tiny.tokenize("b = 2")) as b,
+    ):
+        a.next_logprobs()
+        b.next_logprobs()
+        a.append([5])
+        b.append([6])
+        before = tiny.decode_calls
+        tiny.next_logprobs_batch([a, b])
+        assert tiny.decode_calls == before + 1
