@@ -286,3 +286,17 @@ def test_run_command_timeout(docker_one: DockerExecutor) -> None:
     )
     assert result.status == "timeout", result.message
     assert result.exit_code is None
+
+
+def test_a_run_longer_than_the_sdk_timeout_is_not_cut_off() -> None:
+    import docker
+
+    client = docker.from_env(timeout=1)
+    try:
+        with DockerExecutor(workers=1, client=client) as executor:
+            program = "import time\ntime.sleep(2)\nprint('slept')\n"
+            result = executor.run(_script(program, limits=Limits(wall_s=5, cpu_s=5)))
+            assert result.results[0].stdout == "slept\n", result.results[0].message
+            assert executor.recycled == 0
+    finally:
+        client.close()

@@ -171,6 +171,9 @@ class SandboxContainer:
                 str(self.container.id), params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
             )
             self._sock: socket.socket = attach._sock
+            # A long-lived stream: no client timeout may apply to it (an idle worker would
+            # look dead), and writes of large requests must block, not fail with EAGAIN.
+            self._sock.settimeout(None)
             self._attach = attach
             read_fd, write_fd = os.pipe()
             self.reader: BinaryIO = os.fdopen(read_fd, "rb", buffering=0)

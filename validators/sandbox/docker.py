@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import secrets
 import shutil
 import tempfile
 import threading
@@ -118,6 +119,9 @@ class _Slot:
             FdStream(self.container.reader.fileno(), self.container.writer.fileno()),
             name=f"docker worker {self.container.short_id}",
         )
+        # Request ids start at a random point per container, so an answer that reached the
+        # wrong channel can never carry the id that channel waits for (it is then an error).
+        self.channel._next_id = secrets.randbelow(1 << 40)
         try:
             self.ready = self.channel.read_ready(startup_s)
         except ChannelError as exc:
