@@ -15,7 +15,8 @@ back. Test kinds:
 - ``script``: the program runs as ``__main__`` (traced).
 
 For ``assert``/``check`` the program's module-level code runs untraced (the trace shows the
-test's calls into it); for ``stdio``/``script`` the whole program is traced.
+test's calls into it), then the request's setup code, then the test; for ``stdio``/``script``
+the setup code runs first and then the whole program, traced.
 """
 
 from __future__ import annotations
