@@ -17,7 +17,6 @@ that wrote it (so a failing line can re-open exactly that stage).
 from __future__ import annotations
 
 import ast
-import importlib
 import re
 import sys
 import textwrap
@@ -26,6 +25,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
+from beadline.agents.decoder import Decoded, decode
+from beadline.agents.models.base import Model
+from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Cost, Task
 from beadline.validators.executor import (
     CommandRequest,
@@ -480,37 +482,50 @@ class EgcfgGenerator:
       front of the function in that generation, plus ``import X`` for every standard-library
       module a failed attempt's evidence names as undefined.
     * ``body`` part *i*: the decoder continues the accepted prefix (``task.prompt``) with
-      ``stop_after_blocks=1``; the first new top-level statement block is the part. The evidence of
-      the last failed attempt (and a reviewer's hint) is appended to the task description, and
-      each retry uses another seed.
+      ``stop_after_blocks=1``; the first new top-level statement block is the part. The evidence
+      of the last failed attempt (and a reviewer's hint) is appended to the task description,
+      and each retry uses another seed (and temperature 0.7 when the settings are greedy).
+    * Fallback (``free_fallback``): small chat models often close the code block at once when
+      given a code prefix to continue. When the prefix yields no new statement, the decoder
+      writes the whole function itself (still execution-guided, on the same tests) and part *i*
+      is that function's *i*-th body statement, its parameters renamed to the signature's. The
+      function is kept and handed out part by part while the accepted parts match it.
 
     Args:
         model: A :class:`~beadline.agents.models.base.Model`.
         executor: The sandbox the decoder runs candidates in.
-        settings: ``DecoderSettings`` (the decoder's defaults when ``None``).
+        settings: Decoder settings (the decoder's defaults when ``None``).
+        free_fallback: Use the fallback above.
     """
 
-    def __init__(self, model: Any, executor: Executor, settings: Any = None) -> None:
+    def __init__(
+        self,
+        model: Model,
+        executor: Executor,
+        settings: DecoderSettings | None = None,
+        *,
+        free_fallback: bool = True,
+    ) -> None:
         self.model = model
         self.executor = executor
-        self.settings = settings
+        self.settings = settings or DecoderSettings()
+        self.free_fallback = free_fallback
         self._last_program: dict[str, str] = {}
+        self._free: dict[str, list[str]] = {}
 
-    def _decode(self, task: Task, request: StageRequest, *, stop_after_blocks: int | None) -> Any:
-        decoder = importlib.import_module("beadline.agents.decoder")
+    def _decode(
+        self, task: Task, request: StageRequest, *, stop_after_blocks: int | None
+    ) -> Decoded:
         settings = self.settings
-        if settings is None:
-            settings = importlib.import_module("beadline.agents.settings").DecoderSettings()
         updates: dict[str, Any] = {"stop_after_blocks": stop_after_blocks}
-        seed = getattr(settings, "seed", None)
         if request.attempt > 1:
-            updates["seed"] = (seed or 0) + request.attempt - 1
-            if getattr(settings, "temperature", 0.0) in (0, 0.0, None):
+            updates["seed"] = (settings.seed or 0) + request.attempt - 1
+            if settings.temperature == 0.0:
                 updates["temperature"] = 0.7
         settings = settings.model_copy(update=updates)
         label = {"stage": request.stage, "part": request.part, "attempt": request.attempt}
         observed = _ObservedExecutor(self.executor, request.emit, label)
-        return decoder.decode(task, self.model, observed, settings)
+        return decode(task, self.model, observed, settings)
 
     def _task(self, request: StageRequest, *, prompt: str | None, where: str) -> Task:
         bead = request.bead
@@ -523,7 +538,6 @@ class EgcfgGenerator:
             description=description,
             entry_point=bead.target.function,
             tests=bead.unit_tests(),
-            signature=None if prompt is not None else bead.target.signature,
             prompt=prompt,
         )
 
@@ -551,31 +565,112 @@ class EgcfgGenerator:
             lines = [line for line in setup.splitlines() if line.strip()]
             lines += [f"import {m}" for m in missing if f"import {m}" not in lines]
             return GeneratedStage(code="\n".join(lines))
-        prefix = assemble_program(request.setup, request.signature, request.parts, complete=False)
+        return self._body_part(request)
+
+    def _body_part(self, request: StageRequest) -> GeneratedStage:
+        bead = request.bead
         started = time.monotonic()
+        cached = self._from_free(request)
+        if cached is not None:
+            return cached
+        prefix = assemble_program(request.setup, request.signature, request.parts, complete=False)
+        where = f"body part {request.part + 1}"
         decoded = self._decode(
-            self._task(request, prompt=prefix.program, where=f"body part {request.part + 1}"),
-            request,
-            stop_after_blocks=1,
+            self._task(request, prompt=prefix.program, where=where), request, stop_after_blocks=1
         )
         part, _last = first_new_block(prefix.program, decoded.program, bead.target.function)
-        done = not part or is_final_part(part)
-        return GeneratedStage(
-            code=part, done=done, cost=_cost(decoded, started), record=_record(decoded)
+        cost = _cost(decoded, started)
+        if part or not self.free_fallback:
+            return GeneratedStage(
+                code=part, done=not part or is_final_part(part), cost=cost, record=_record(decoded)
+            )
+        started = time.monotonic()
+        free = self._decode(
+            self._task(request, prompt=None, where=where), request, stop_after_blocks=None
         )
+        cost = cost + _cost(free, started)
+        statements = _statements_renamed(free.program, bead.target.function, request.signature)
+        self._free[bead.id] = statements
+        return _pick(statements, request.parts, cost=cost, record=_record(free))
+
+    def _from_free(self, request: StageRequest) -> GeneratedStage | None:
+        """The next statement of the function written in free mode, while it still fits."""
+        statements = self._free.get(request.bead.id)
+        if not statements or request.feedback is not None or request.attempt > 1:
+            return None
+        if [_norm(p) for p in request.parts] != [
+            _norm(s) for s in statements[: len(request.parts)]
+        ]:
+            return None
+        return _pick(statements, request.parts, cost=Cost(), record=None)
 
 
-def _cost(decoded: Any, started: float) -> Cost:
-    cost = getattr(decoded, "cost", None)
-    if isinstance(cost, Cost):
-        return cost if cost.seconds else replace(cost, seconds=time.monotonic() - started)
-    return Cost(seconds=time.monotonic() - started)
+def _pick(
+    statements: Sequence[str], parts: Sequence[str], *, cost: Cost, record: dict[str, Any] | None
+) -> GeneratedStage:
+    index = len(parts)
+    if index >= len(statements):
+        return GeneratedStage(code="", done=True, cost=cost, record=record)
+    part = statements[index]
+    done = index == len(statements) - 1 or is_final_part(part)
+    return GeneratedStage(code=part, done=done, cost=cost, record=record)
 
 
-def _record(decoded: Any) -> dict[str, Any] | None:
-    record = getattr(decoded, "record", None)
-    to_json = getattr(record, "to_json", None)
-    if callable(to_json):
-        value = to_json()
-        return value if isinstance(value, dict) else None
-    return None
+def _norm(part: str) -> str:
+    try:
+        return ast.dump(ast.parse(textwrap.dedent(part)))
+    except SyntaxError:
+        return part.strip()
+
+
+class _Rename(ast.NodeTransformer):
+    def __init__(self, mapping: Mapping[str, str]) -> None:
+        self.mapping = mapping
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        if node.id in self.mapping:
+            return ast.copy_location(ast.Name(id=self.mapping[node.id], ctx=node.ctx), node)
+        return node
+
+
+def _statements_renamed(program: str, entry_point: str, signature: str) -> list[str]:
+    """The body statements of ``entry_point`` in ``program`` (docstring skipped), as indented
+    parts, with its positional parameters renamed to those of ``signature``."""
+    tree = _longest_parse(program)
+    fn = _find_function(tree, entry_point) if tree is not None else None
+    if fn is None:
+        return []
+    mapping: dict[str, str] = {}
+    ours = _longest_parse(signature.strip() + "\n    pass\n")
+    our_fn = _find_function(ours, entry_point) if ours is not None else None
+    if our_fn is not None:
+        for theirs, mine in zip(fn.args.args, our_fn.args.args, strict=False):
+            if theirs.arg != mine.arg:
+                mapping[theirs.arg] = mine.arg
+    body = list(fn.body)
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        body = body[1:]
+    lines = program.splitlines()
+    out: list[str] = []
+    for stmt in body:
+        if mapping:
+            text = ast.unparse(_Rename(mapping).visit(stmt))
+        else:
+            text = "\n".join(lines[stmt.lineno - 1 : stmt.end_lineno or stmt.lineno])
+        out.append(normalize_part(text))
+    return out
+
+
+def _cost(decoded: Decoded, started: float) -> Cost:
+    cost = decoded.cost
+    return cost if cost.seconds else replace(cost, seconds=time.monotonic() - started)
+
+
+def _record(decoded: Decoded) -> dict[str, Any] | None:
+    value = decoded.record.to_json()
+    return value if isinstance(value, dict) else None

@@ -32,7 +32,6 @@ one thread per bead run; a killed run resumes losing at most the stage in flight
 from __future__ import annotations
 
 import ast
-import importlib
 import operator
 import re
 import time
@@ -46,6 +45,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, interrupt
 from typing_extensions import TypedDict
 
+from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Cost
 from beadline.validators.errors import BeadlineError
 from beadline.validators.executor import Executor, Limits
@@ -788,7 +788,7 @@ def build_bead_graph(
     model_or_generator: Any,
     executor: Executor,
     *,
-    settings: Any = None,
+    settings: DecoderSettings | None = None,
     checkpointer: Checkpointer = None,
     review: bool = False,
     interrupt_before: Sequence[str] | None = None,
@@ -853,11 +853,12 @@ def make_default_graph() -> CompiledStateGraph[BeadState, None, BeadInput, BeadO
     The packaged model (``smollm2-135m``) and the ``auto`` sandbox are created on first use;
     the server supplies the checkpointer. Review mode is on: the server's UI answers interrupts.
     """
-    factory_module = importlib.import_module("beadline.validators.sandbox.factory")
-    executor: Executor = factory_module.make_executor("auto")
+    from beadline.agents.models.loader import load_model
+    from beadline.validators.sandbox.factory import make_executor
+
+    executor = make_executor("auto")
 
     def factory() -> StageGenerator:
-        loader = importlib.import_module("beadline.agents.models.loader")
-        return EgcfgGenerator(loader.load_model("smollm2-135m"), executor)
+        return EgcfgGenerator(load_model("smollm2-135m"), executor)
 
     return build_bead_graph(_LazyGenerator(factory), executor, review=True, name="bead")

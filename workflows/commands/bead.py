@@ -9,7 +9,6 @@ target file atomically (the previous file kept as ``<name>.bak``), or shown as a
 
 from __future__ import annotations
 
-import importlib
 import json
 import sqlite3
 import time
@@ -122,7 +121,7 @@ def _load_options(conn: sqlite3.Connection, thread: str) -> dict[str, Any] | Non
     return dict(json.loads(row[0])) if row else None
 
 
-def make_generator(model: str, executor: Executor) -> StageGenerator:
+def make_generator(model: str, executor: Executor, stack: ExitStack) -> StageGenerator:
     """The generator for ``--model``: ``scripted:FILE.yaml`` (a stage → code mapping) or a model
     name/path for :func:`beadline.agents.models.loader.load_model` (EG-CFG)."""
     if model.startswith("scripted:"):
@@ -133,17 +132,18 @@ def make_generator(model: str, executor: Executor) -> StageGenerator:
         if not isinstance(script, dict):
             raise UserError(f"{path}: expected a mapping of stage keys (body[0], ...) to code")
         return ScriptedGenerator({str(k): v for k, v in script.items()})
+    from beadline.agents.models.loader import load_model
     from beadline.workflows.generation import EgcfgGenerator
 
-    loader = importlib.import_module("beadline.agents.models.loader")
-    return EgcfgGenerator(loader.load_model(model), executor)
+    loaded = stack.enter_context(load_model(model))
+    return EgcfgGenerator(loaded, executor)
 
 
 def make_sandbox(kind: str) -> Executor:
     """The executor for ``--sandbox``."""
-    factory = importlib.import_module("beadline.validators.sandbox.factory")
-    executor: Executor = factory.make_executor(kind)
-    return executor
+    from beadline.validators.sandbox.factory import make_executor
+
+    return make_executor(kind)
 
 
 def _execute(
@@ -171,7 +171,7 @@ def _execute(
             _save_options(conn, thread, options)
         executor = make_sandbox(str(options["sandbox"]))
         stack.callback(executor.close)
-        generator = make_generator(str(options["model"]), executor)
+        generator = make_generator(str(options["model"]), executor, stack)
         graph = build_bead_graph(
             generator, executor, checkpointer=saver, review=bool(options["review"])
         )
@@ -194,6 +194,7 @@ def _execute(
             raise click.ClickException(
                 f"interrupted; nothing was written. Continue with `beadline bead resume {thread}`"
             ) from None
+    console.print()
     _conclude(console, values, options, thread, time.monotonic() - started)
 
 
