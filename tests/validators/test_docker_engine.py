@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,12 @@ import pytest
 from beadline.validators.errors import SandboxUnavailableError, UserError
 from beadline.validators.sandbox import engine as engine_module
 from beadline.validators.sandbox import image as image_module
-from beadline.validators.sandbox.engine import EngineConfig, engine_status, start_engine
+from beadline.validators.sandbox.engine import (
+    EngineConfig,
+    engine_status,
+    start_engine,
+    stop_engine,
+)
 from beadline.validators.sandbox.image import apt_mirror, build_image, check_image, choose_method
 from beadline.validators.sandbox.probe import DEFAULT_IMAGE
 
@@ -191,3 +197,18 @@ def test_debootstrap_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
     client: Any = _FakeClient(present=set(), registry=False)
     with pytest.raises(SandboxUnavailableError, match="needs root"):
         image_module._build_debootstrap(client, "x:y", "bookworm", "http://m", None, None)
+
+
+def test_stop_engine_stops_the_daemon_named_by_the_pidfile(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    assert stop_engine(config) is False  # nothing to stop
+    process = subprocess.Popen(["sleep", "30"])
+    try:
+        config.pidfile.write_text(f"{process.pid}\n")
+        assert engine_status(config, timeout=1).pid == process.pid
+        assert stop_engine(config, timeout_s=5) is True
+        assert process.poll() is not None or process.wait(timeout=5) is not None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
