@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from beadline.validators.errors import UserError
+from beadline.validators.errors import SandboxError, UserError
 from beadline.validators.executor import CommandRequest, Limits, RunRequest, TestCase
 from beadline.validators.sandbox._container import CONTAINER_LABEL
 from beadline.validators.sandbox.docker import DockerExecutor
@@ -300,3 +300,12 @@ def test_a_run_longer_than_the_sdk_timeout_is_not_cut_off() -> None:
             assert executor.recycled == 0
     finally:
         client.close()
+
+
+def test_a_closed_executor_says_so() -> None:
+    executor = DockerExecutor(workers=1)
+    executor.close()
+    with pytest.raises(SandboxError, match="closed; create a new one"):
+        executor.run(_script("print(1)"))
+    with pytest.raises(SandboxError, match="closed; create a new one"):
+        executor.run_command(CommandRequest(argv=("true",)))

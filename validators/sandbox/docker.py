@@ -269,7 +269,11 @@ class DockerExecutor(Executor):
         self.recycled = 0
         """Containers replaced so far (after a kill, a hang, a death or ``recycle_after``)."""
         if prestart:
-            self.warm()
+            try:
+                self.warm()
+            except BaseException:
+                self.close()  # remove the containers that did start
+                raise
 
     # -- pool -----------------------------------------------------------------------------
     def _new_slot(self) -> _Slot:
@@ -291,6 +295,11 @@ class DockerExecutor(Executor):
         if self._closed:
             raise SandboxError("this DockerExecutor is closed; create a new one")
         slot = self._free.get()
+        if self._closed:
+            if slot is not None:
+                self._drop(slot)
+            self._free.put(None)  # wake the next waiter: it gets the same error
+            raise SandboxError("this DockerExecutor is closed; create a new one")
         if slot is not None and not slot.container.alive:
             # The container died while idle (killed from outside, engine restart): replace it
             # now rather than lose the caller's request to it.
@@ -483,6 +492,7 @@ class DockerExecutor(Executor):
         for thread in replacing:
             thread.join(timeout=self.startup_s)
         self._finalizer()
+        self._free.put(None)  # a caller waiting for a container wakes up and is told
         if self._own_client:
             self._client.close()
 
