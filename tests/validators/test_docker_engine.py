@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import stat
 import subprocess
 from pathlib import Path
@@ -212,3 +213,34 @@ def test_stop_engine_stops_the_daemon_named_by_the_pidfile(tmp_path: Path) -> No
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.docker
+def test_dockerfile_method_builds_from_a_local_base(tmp_path: Path) -> None:
+    """The packaged Dockerfile, on a stand-in ``python:X-slim`` base made from the sandbox image
+    (no registry here): a fake ``pip`` lets its ``RUN pip install pytest`` pass offline."""
+    import docker
+
+    client = docker.from_env()
+    base, tag = "python:0.0-slim", "beadline-sandbox:dockerfile-test"
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {DEFAULT_IMAGE}\n"
+        "RUN printf '#!/bin/sh\\nexit 0\\n' > /usr/local/bin/pip && chmod 755 /usr/local/bin/pip\n"
+    )
+    client.images.build(path=str(tmp_path), tag=base, rm=True, forcerm=True)
+    lines: list[str] = []
+    try:
+        assert choose_method(client, python_version="0.0")[0] == "dockerfile"
+        report = build_image(
+            tag, method="auto", force=True, python_version="0.0", client=client, log=lines.append
+        )
+        assert report.method == "dockerfile" and report.built
+        assert report.python_version.startswith("3.")
+        labels = client.images.get(tag).labels
+        assert labels.get("org.beadline.sandbox") == "1"
+        assert any("pip install" in line for line in lines)
+    finally:
+        for name in (tag, base):
+            with contextlib.suppress(docker.errors.DockerException):
+                client.images.remove(name, force=True)
+        client.close()
