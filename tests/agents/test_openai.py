@@ -25,13 +25,13 @@ from beadline.agents.models.llama_cpp import LlamaCppModel
 from beadline.agents.models.openai import OpenAIModel
 from beadline.agents.models.registry import resolve_model_path
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(180)
+server_test = pytest.mark.slow  # each request takes 0.3-4 s on a loaded 2-core machine
 
 PAIRS = [
     # (plain prompt, signal text placed before it)
     ("def add(a, b):\n    return", "# add(2, 3) returned 6; the test expects 5\n"),
     ("def is_even(n):\n    return n", "# Trace: is_even(4) -> n % 2 == 0 -> True\n"),
-    ("def square(x):\n    return x", "# square(3) must be 9: x * x\n"),
 ]
 
 
@@ -105,6 +105,7 @@ def _by_text(model: Model, dist: NextTokenLogprobs, k: int) -> dict[str, float]:
     return {model.token_text(t): lp for t, lp in dist.top(k)}
 
 
+@server_test
 def test_completions_logprobs_match_the_local_backend(
     remote: OpenAIModel, local: LlamaCppModel
 ) -> None:
@@ -120,42 +121,43 @@ def test_completions_logprobs_match_the_local_backend(
         assert mine[text] == pytest.approx(ref[text], abs=0.3)
 
 
-@pytest.mark.parametrize("gamma", [1.0, 3.0])
+@pytest.mark.parametrize(("pair", "gamma"), [(0, 1.0), (0, 3.0), (1, 3.0)])
+@server_test
 def test_guided_result_equals_the_local_backend(
-    remote: OpenAIModel, local: LlamaCppModel, gamma: float
+    remote: OpenAIModel, local: LlamaCppModel, pair: int, gamma: float
 ) -> None:
-    for plain_text, signal in PAIRS:
-        signal_text = signal + plain_text
-        lp, ls = (local.new_session(local.tokenize(t)) for t in (plain_text, signal_text))
-        with lp, ls:
-            dense = guide(lp.next_logprobs(), ls.next_logprobs(), gamma)
-        rp, rs = (remote.new_session(remote.tokenize(t)) for t in (plain_text, signal_text))
-        sparse = guide(rp.next_logprobs(), rs.next_logprobs(), gamma)
-        want = _by_text(local, dense, 3)
-        got = _by_text(remote, sparse, 3)
-        top_want, top_got = next(iter(want)), next(iter(got))
-        assert top_got == top_want, (plain_text, want, got)
-        # log-ratios between tokens listed on both sides do not depend on renormalisation
-        shared = [t for t in want if t in got][:2]
-        if len(shared) == 2:
-            a, b = shared
-            assert got[a] - got[b] == pytest.approx(want[a] - want[b], abs=0.5)
+    plain_text, signal = PAIRS[pair]
+    signal_text = signal + plain_text
+    lp, ls = (local.new_session(local.tokenize(t)) for t in (plain_text, signal_text))
+    with lp, ls:
+        dense = guide(lp.next_logprobs(), ls.next_logprobs(), gamma)
+    # (the model caches each context's answer: the γ variants reuse the same two requests)
+    rp, rs = (remote.new_session(remote.tokenize(t)) for t in (plain_text, signal_text))
+    sparse = guide(rp.next_logprobs(), rs.next_logprobs(), gamma)
+    want = _by_text(local, dense, 3)
+    got = _by_text(remote, sparse, 3)
+    assert next(iter(got)) == next(iter(want)), (plain_text, want, got)
+    # log-ratios between tokens listed on both sides do not depend on renormalisation
+    a, b = [t for t in want if t in got][:2]
+    assert got[a] - got[b] == pytest.approx(want[a] - want[b], abs=0.5)
 
 
+@server_test
 def test_complete_with_n_seed_and_stop_lines(remote: OpenAIModel) -> None:
     prompt = remote.tokenize("def add(a, b):\n")
     params = SamplingParams(temperature=0.8, seed=7)
-    outs = remote.complete(prompt, n=3, params=params, max_tokens=24, stop_lines=1)
-    assert len(outs) == 3
+    outs = remote.complete(prompt, n=2, params=params, max_tokens=12, stop_lines=1)
+    assert len(outs) == 2
     for c in outs:
         assert c.text.count("\n") <= 1 and remote.detokenize(c.tokens) == c.text
         assert c.finish_reason in ("stop", "eos", "length")
-    again = remote.complete(prompt, n=3, params=params, max_tokens=24, stop_lines=1)
+    again = remote.complete(prompt, n=2, params=params, max_tokens=12, stop_lines=1)
     assert [c.text for c in again] == [c.text for c in outs]
-    (greedy,) = remote.complete(prompt, max_tokens=12, stop=["\n\n"])
+    (greedy,) = remote.complete(prompt, max_tokens=8, stop=["\n\n"])
     assert greedy.text and "\n\n" not in greedy.text
 
 
+@server_test
 def test_gamma_one_needs_no_logprobs(server_url: str) -> None:
     with OpenAIModel(base_url=server_url, logprobs=False) as model:
         assert not model.capabilities.logprobs
@@ -165,6 +167,7 @@ def test_gamma_one_needs_no_logprobs(server_url: str) -> None:
             model.new_session(model.tokenize("x")).next_logprobs()
 
 
+@server_test
 def test_chat_endpoint_first_token_matches_the_local_template(
     server_url: str, local: LlamaCppModel
 ) -> None:
@@ -180,6 +183,7 @@ def test_chat_endpoint_first_token_matches_the_local_template(
     assert next(iter(got)) == next(iter(want))
 
 
+@server_test
 def test_context_overflow_from_the_server(remote: OpenAIModel) -> None:
     long_prompt = "word " * 3000
     with pytest.raises(ContextOverflowError, match="too long"):
