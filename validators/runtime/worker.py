@@ -63,7 +63,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 if __name__ == "__main__" and not __package__:
@@ -83,6 +83,7 @@ if __name__ == "__main__" and not __package__:
 
 from . import harnesses, isolation
 from .commands import ScratchError, chown_tree, parse_junit, populate
+from .outcomes import Outcome, compare_stdout, decode_child, ended_without_result, finish
 
 __all__ = ["PROTOCOL_VERSION", "Options", "Worker", "main", "parse_args"]
 
@@ -161,23 +162,6 @@ def parse_args(argv: list[str]) -> Options:
     return options
 
 
-@dataclass
-class _Outcome:
-    """What the worker saw of one child."""
-
-    wait_status: int = 0
-    result: bytes = b""
-    stdout: bytes = b""
-    stdout_total: int = 0
-    stderr: bytes = b""
-    timed_out: bool = False
-    output_exceeded: bool = False
-    cpu_s: float = 0.0
-    duration_s: float = 0.0
-    oom: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -226,13 +210,6 @@ def _scratch_parent() -> str | None:
     if big_enough and os.access(shm, os.W_OK | os.X_OK):
         return shm
     return None
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 def _limits(raw: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -408,7 +385,7 @@ class Worker:
         *,
         stdin: str | None = None,
         command: bool = False,
-    ) -> _Outcome:
+    ) -> Outcome:
         """Fork a child that isolates itself and calls ``body(result_fd)``; watch it."""
         out_cap = int(limits["output_bytes"])
         hard_cap = max(1 << 20, 64 * out_cap)
@@ -485,8 +462,8 @@ class Worker:
 
     def _watch(
         self, pid: int, start: float, wall: float, hard_cap: int, res_r: int, out_r: int, err_r: int
-    ) -> _Outcome:
-        outcome = _Outcome()
+    ) -> Outcome:
+        outcome = Outcome()
         buffers: dict[int, list[bytes]] = {res_r: [], out_r: []}
         sizes = {res_r: 0, out_r: 0}
         if err_r >= 0:
@@ -587,34 +564,6 @@ class Worker:
             outcome.output_exceeded = True
         return outcome
 
-    def _ended_without_result(
-        self, outcome: _Outcome, limits: Mapping[str, Any]
-    ) -> tuple[str, str]:
-        """Status and message of a child that ended without a result."""
-        status = outcome.wait_status
-        if os.WIFSIGNALED(status):
-            number = os.WTERMSIG(status)
-            if number == signal.SIGXCPU or (
-                number == signal.SIGKILL and outcome.cpu_s >= float(limits["cpu_s"]) - 0.05
-            ):
-                return "timeout", f"CPU time limit of {limits['cpu_s']} s exceeded"
-            if number == signal.SIGKILL and outcome.oom:
-                return "killed", f"memory limit of {limits['memory_mb']} MiB exceeded (killed)"
-            if number == signal.SIGSEGV:
-                return (
-                    "killed",
-                    "the process crashed with SIGSEGV (stack overflow from deep recursion?)",
-                )
-            if number == signal.SIGXFSZ:
-                return "killed", "file size limit exceeded (SIGXFSZ)"
-            return "killed", f"the process was killed by {_signal_name(number)}"
-        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
-        return (
-            "error",
-            f"the program ended the process (exit status {code}) before the test finished "
-            "(os._exit, or the sandbox's result pipe was closed)",
-        )
-
     # -- run requests ---------------------------------------------------------------------
     def run(self, request: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Run every test case of a ``run`` request, each in its own child."""
@@ -624,7 +573,7 @@ class Worker:
         for case in prepared.cases:
             if prepared.error is not None or case.error is not None:
                 ready = dict(prepared.error or case.error or {})
-                results.append(self._finish(ready, b"", 0, 0.0, limits))
+                results.append(finish(ready, b"", 0, 0.0, limits))
                 continue
             results.append(self._run_case(prepared, case, limits))
         return results
@@ -675,78 +624,10 @@ class Worker:
                 "message": f"output limit exceeded: the program wrote more than {max(1 << 20, 64 * int(limits['output_bytes']))} bytes",
             }
         else:
-            result = self._decode_child(outcome, limits)
+            result = decode_child(outcome, limits)
             if case.kind == "stdio" and result.get("status") == "passed":
-                result.update(self._compare_stdout(outcome.stdout, case, limits))
-        return self._finish(
-            result, outcome.stdout, outcome.stdout_total, outcome.duration_s, limits
-        )
-
-    def _decode_child(self, outcome: _Outcome, limits: Mapping[str, Any]) -> dict[str, Any]:
-        if not outcome.result:
-            status, message = self._ended_without_result(outcome, limits)
-            return {"status": status, "exc_type": None, "message": message}
-        try:
-            decoded = json.loads(outcome.result)
-        except ValueError:
-            return {
-                "status": "error",
-                "exc_type": None,
-                "message": "the sandbox child sent an unreadable result (did the program write to the result pipe?)",
-            }
-        if not isinstance(decoded, dict):
-            return {"status": "error", "exc_type": None, "message": "malformed child result"}
-        if "child_error" in decoded:
-            return {"status": "error", "exc_type": None, "message": str(decoded["child_error"])}
-        if decoded.get("status") not in ("passed", "failed", "error", "timeout", "killed"):
-            return {"status": "error", "exc_type": None, "message": "malformed child result"}
-        return decoded
-
-    @staticmethod
-    def _compare_stdout(
-        stdout: bytes, case: harnesses.PreparedCase, limits: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        got = stdout.decode("utf-8", "replace")
-        want = case.expected_stdout
-        if want is None:
-            return {}
-        if got.split() == want.split():
-            return {"status": "passed", "message": ""}
-        limit = int(limits["repr_chars"])
-
-        def short(text: str) -> str:
-            text = repr(text)
-            return text if len(text) <= limit else text[: limit - 3] + "..."
-
-        return {
-            "status": "failed",
-            "exc_type": None,
-            "message": f"expected stdout {short(want)}, got {short(got)}",
-            "expected_repr": short(want),
-            "return_repr": short(got),
-        }
-
-    @staticmethod
-    def _finish(
-        result: dict[str, Any],
-        stdout: bytes,
-        total: int,
-        duration: float,
-        limits: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        cap = int(limits["output_bytes"])
-        return {
-            "status": result.get("status", "error"),
-            "exc_type": result.get("exc_type"),
-            "message": str(result.get("message", "")),
-            "line": result.get("line"),
-            "return_repr": result.get("return_repr"),
-            "expected_repr": result.get("expected_repr"),
-            "stdout": stdout[:cap].decode("utf-8", "replace"),
-            "output_truncated": total > cap,
-            "duration_s": round(duration, 6),
-            "trace": result.get("trace") or {"events": [], "truncated": False},
-        }
+                result.update(compare_stdout(outcome.stdout, case.expected_stdout, limits))
+        return finish(result, outcome.stdout, outcome.stdout_total, outcome.duration_s, limits)
 
     # -- command requests -----------------------------------------------------------------
     def command(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -830,7 +711,7 @@ class Worker:
                 message=f"exit status {code}" + (f"; {problem}" if problem else ""),
             )
         else:
-            status, message = self._ended_without_result(outcome, limits)
+            status, message = ended_without_result(outcome, limits)
             result.update(status=status, message=message)
         return result
 
