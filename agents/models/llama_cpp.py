@@ -382,10 +382,11 @@ class LlamaCppModel(Model):
 
             def score(sl: _Slot) -> int:
                 siblings = [o for o in sl.ctx.slots if o is not sl]
-                bonus = 0
                 if last is not None and last.busy and last in siblings:
-                    bonus = _PAIR_BONUS
-                elif not any(o.busy for o in siblings):
+                    bonus = _PAIR_BONUS  # joins the session opened just before
+                elif any(o.busy for o in siblings):
+                    bonus = _PAIR_BONUS * 3 // 4  # joins a session still alone in its context
+                else:
                     bonus = _PAIR_BONUS // 2  # leaves the sibling free for the next session
                 return _common_prefix(sl.evaluated, tokens) + bonus
 
