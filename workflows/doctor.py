@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Literal
 
 from beadline.agents.models.registry import DEFAULT_MODEL, PACKAGED_MODELS
-from beadline.validators.sandbox.probe import probe_docker, probe_network_isolation
+from beadline.validators.sandbox.probe import probe_docker
 
 __all__ = ["Check", "run_checks"]
 
@@ -33,6 +33,29 @@ def _dist_version(name: str) -> str | None:
         return version(name)
     except PackageNotFoundError:
         return None
+
+
+def _local_sandbox_checks() -> list[Check]:
+    """Start one real sandbox worker and report which protections it has (about 0.3 s)."""
+    from beadline.validators.errors import SandboxError
+    from beadline.validators.sandbox.local import LocalExecutor
+
+    try:
+        with LocalExecutor(workers=1) as executor:
+            lines = executor.hardening.checks()
+    except (SandboxError, OSError) as exc:
+        return [
+            Check(
+                name="local sandbox",
+                level="fail",
+                detail=f"the sandbox worker did not start: {exc}",
+                fix="run `beadline doctor` again; if it persists, report the message above",
+            )
+        ]
+    return [
+        Check(name=name, level="ok" if active else "warn", detail=detail, fix=fix)
+        for name, active, detail, fix in lines
+    ]
 
 
 def run_checks(*, docker_timeout: float = 3.0) -> list[Check]:
@@ -88,15 +111,7 @@ def run_checks(*, docker_timeout: float = 3.0) -> list[Check]:
                     fix=model.install,
                 )
             )
-    net = probe_network_isolation()
-    checks.append(
-        Check(
-            name="local sandbox network isolation",
-            level="ok" if net.ok else "warn",
-            detail=net.detail,
-            fix=net.fix,
-        )
-    )
+    checks.extend(_local_sandbox_checks())
     engine, image = probe_docker(timeout=docker_timeout)
     checks.append(
         Check(

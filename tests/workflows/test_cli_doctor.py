@@ -33,7 +33,12 @@ def test_doctor_checks_cover_the_machine() -> None:
     assert checks["llama-cpp-python"].level == "ok"
     assert checks["model smollm2-135m"].level == "ok"
     assert checks["model tiny-test"].level == "ok"
-    for name in ("local sandbox network isolation", "docker engine", "docker sandbox image"):
+    for name in (
+        "local sandbox: network cut off",
+        "local sandbox: unprivileged uid",
+        "docker engine",
+        "docker sandbox image",
+    ):
         assert name in checks
         c = checks[name]
         assert c.level == "ok" or c.fix, f"{name} is not ok but gives no fix"

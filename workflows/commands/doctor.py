@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from beadline.workflows.doctor import run_checks
@@ -31,7 +32,7 @@ def doctor(docker_timeout: float) -> None:
     table.add_column("found")
     table.add_column("to fix")
     for c in checks:
-        table.add_row(c.name, _MARK[c.level], c.detail, c.fix)
+        table.add_row(escape(c.name), _MARK[c.level], escape(c.detail), escape(c.fix))
     Console(width=160).print(table)
     failed = [c.name for c in checks if c.level == "fail"]
     if failed:
