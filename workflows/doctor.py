@@ -41,8 +41,11 @@ def _local_sandbox_checks() -> list[Check]:
     from beadline.validators.sandbox.local import LocalExecutor
 
     try:
-        with LocalExecutor(workers=1) as executor:
+        executor = LocalExecutor(workers=1)
+        try:
             lines = executor.hardening.checks()
+        finally:
+            executor.close()
     except (SandboxError, OSError) as exc:
         return [
             Check(
