@@ -26,12 +26,12 @@
   ``candidates_executed``, ``finished`` …) go to LangGraph's ``custom`` stream mode.
 
 The state holds only JSON-like values, so any checkpointer can store it (the CLI uses SQLite:
-one thread per bead run; a killed run resumes losing at most the stage in flight).
+one thread per bead run). Run with ``durability="sync"`` (as :func:`~.review.drive` does) and a
+killed run resumes losing at most the stage in flight: each node is one stage attempt.
 """
 
 from __future__ import annotations
 
-import ast
 import operator
 import re
 import time
@@ -48,14 +48,20 @@ from typing_extensions import TypedDict
 from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Cost
 from beadline.validators.errors import BeadlineError
-from beadline.validators.executor import Executor, Limits
+from beadline.validators.executor import Executor
 from beadline.validators.stages import (
     StageVerdict,
-    check_compiles,
     check_imports,
     check_integration,
     check_smoke,
     check_unit,
+)
+from beadline.workflows._stage_checks import (
+    blame_output,
+    blame_unit,
+    check_signature,
+    clean_code,
+    command_limits,
 )
 from beadline.workflows.apply import merge_function, split_program
 from beadline.workflows.bead import Bead
@@ -226,7 +232,7 @@ class _BeadNodes:
         extra: dict[str, Any] = {}
         verdicts: list[StageVerdict] = []
         if stage == "signature":
-            verdicts.append(_check_signature(code, bead))
+            verdicts.append(check_signature(code, bead))
         elif stage == "setup":
             verdicts.append(check_imports(code, self.executor))
         elif stage == "body":
@@ -283,7 +289,7 @@ class _BeadNodes:
             )
             verdicts.append(unit)
             if not unit.ok:
-                return verdicts, _blame_unit(unit, layout, bead), extra
+                return verdicts, blame_unit(unit, layout, bead), extra
         repo = state.get("repo")
         if repo and (bead.test_file or bead.integration):
             target = Path(repo) / bead.target.file
@@ -299,11 +305,11 @@ class _BeadNodes:
                 commands.append((bead.integration.command, bead.integration.timeout_s))
             for argv, timeout in commands:
                 verdict = check_integration(
-                    Path(repo), files, argv, self.executor, limits=_command_limits(timeout)
+                    Path(repo), files, argv, self.executor, limits=command_limits(timeout)
                 )
                 verdicts.append(verdict)
                 if not verdict.ok:
-                    return verdicts, _blame_output(verdict, layout, bead), extra
+                    return verdicts, blame_output(verdict, layout, bead), extra
         return verdicts, {"stage": "integration", "part": 0}, extra
 
     def record(
@@ -439,7 +445,7 @@ class _BeadNodes:
                 {},
                 bead.integration.command,
                 self.executor,
-                limits=_command_limits(bead.integration.timeout_s),
+                limits=command_limits(bead.integration.timeout_s),
             )
             start["baseline"] = _verdict_json(verdict)
             _emit(
@@ -522,7 +528,7 @@ class _BeadNodes:
                     "retry": {"stage": stage, "part": part},
                 }
                 return self.record(state, record, attempt=attempt, source="model")
-            code = _clean(stage, generated)
+            code = clean_code(stage, generated)
             done = generated.done or (stage == "body" and is_final_part(code))
             record = self.validate(state, stage, part, code, done)
             return self.record(state, record, attempt=attempt, source="model", cost=generated.cost)
@@ -570,7 +576,7 @@ class _BeadNodes:
         if answer.action == "edit":
             if stage == "integration":
                 return self.edit_function(state, answer.code, attempt)
-            code = _clean(stage, GeneratedStage(code=answer.code))
+            code = clean_code(stage, GeneratedStage(code=answer.code))
             record = self.validate(state, stage, part, code, bool(pending.get("done")))
             if stage == "body" and code.strip():
                 record["done"] = bool(pending.get("done"))
@@ -689,85 +695,6 @@ class _BeadNodes:
     def route_preflight(self, state: BeadState) -> Literal["signature", "finish"]:
         """Start generating, or end (invalid input, failing baseline)."""
         return "signature" if state.get("status") == "running" else "finish"
-
-
-def _command_limits(timeout_s: float) -> Limits:
-    return Limits(wall_s=timeout_s, cpu_s=timeout_s, memory_mb=1024, output_bytes=65_536)
-
-
-def _clean(stage: str, generated: GeneratedStage) -> str:
-    if stage == "body":
-        return normalize_part(generated.code)
-    return generated.code.strip("\n").rstrip()
-
-
-def _check_signature(code: str, bead: Bead) -> StageVerdict:
-    if not code.strip():
-        return StageVerdict(
-            stage="compiles",
-            ok=False,
-            summary="no signature was written",
-            evidence=(f"write the `def {bead.target.function}(...)` line",),
-        )
-    verdict = check_compiles(code.rstrip() + "\n    pass\n", filename="<signature>")
-    if not verdict.ok:
-        return verdict
-    tree = ast.parse(code.rstrip() + "\n    pass\n")
-    names = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
-    if names != [bead.target.function] or len(tree.body) != 1:
-        return StageVerdict(
-            stage="compiles",
-            ok=False,
-            summary=f"the signature must be exactly one `def {bead.target.function}(...)`",
-            evidence=(f"got: {code.strip()[:200]}",),
-        )
-    return StageVerdict(stage="compiles", ok=True, summary="signature compiles")
-
-
-_ARGUMENTS = re.compile(r"positional argument|unexpected keyword argument|required .*argument")
-
-
-def _blame_unit(verdict: StageVerdict, layout: ProgramLayout, bead: Bead) -> dict[str, Any]:
-    """The stage a unit-test failure points to (line of the error, else the last line run)."""
-    last_body = max((r.part for r in layout.regions if r.stage == "body"), default=0)
-    run = verdict.run
-    failing = [r for r in run.results if not r.passed] if run else []
-    if not failing:
-        return {"stage": "body", "part": last_body}
-    first = failing[0]
-    text = f"{first.exc_type}: {first.message}"
-    if first.exc_type in ("ImportError", "ModuleNotFoundError") or module_names_missing([text]):
-        return {"stage": "setup", "part": last_body}
-    if (
-        first.exc_type == "TypeError"
-        and bead.target.function in first.message
-        and _ARGUMENTS.search(first.message)
-        and bead.target.signature is None
-    ):
-        return {"stage": "signature", "part": 0}
-    line = first.line
-    if line is None:
-        lines = [
-            e.line for e in first.trace.events if e.kind in ("line", "exception") and e.depth == 0
-        ]
-        line = lines[-1] if lines else None
-    region = layout.region_of(line) if line is not None else None
-    if region is None or region.stage == "signature":
-        return {"stage": "body", "part": last_body}
-    return {"stage": region.stage, "part": region.part}
-
-
-def _blame_output(verdict: StageVerdict, layout: ProgramLayout, bead: Bead) -> dict[str, Any]:
-    """The stage a failing command points to (import/name errors → setup, else the last part)."""
-    last_body = max((r.part for r in layout.regions if r.stage == "body"), default=0)
-    text = "\n".join(verdict.evidence)
-    if re.search(r"ImportError|ModuleNotFoundError", text) or module_names_missing([text]):
-        return {"stage": "setup", "part": last_body}
-    if bead.target.signature is None and re.search(
-        rf"{re.escape(bead.target.function)}\(\).*(positional argument|keyword argument)", text
-    ):
-        return {"stage": "signature", "part": 0}
-    return {"stage": "body", "part": last_body}
 
 
 class _LazyGenerator:

@@ -194,7 +194,11 @@ def drive(
 def _custom_events(
     graph: Any, graph_input: Any, config: Mapping[str, Any]
 ) -> Iterator[dict[str, Any]]:
-    for chunk in graph.stream(graph_input, config, stream_mode="custom", subgraphs=True):
+    # "sync": a checkpoint is on disk before the next stage starts, so a killed process loses
+    # at most the stage in flight.
+    for chunk in graph.stream(
+        graph_input, config, stream_mode="custom", subgraphs=True, durability="sync"
+    ):
         event = chunk[1] if isinstance(chunk, tuple) else chunk
         if isinstance(event, dict):
             yield event

@@ -228,3 +228,72 @@ def test_bad_resume_value_asks_again(tmp_path: Path, inproc: InProcessExecutor) 
         assert "needs the replacement code" in payload["error"]
         graph.invoke(Command(resume="approve"), config)
         assert _payloads(graph, config)[0]["stage"] == "setup"
+
+
+_KILLED_RUN = r"""
+import sqlite3, sys, time
+from pathlib import Path
+from langgraph.checkpoint.sqlite import SqliteSaver
+from beadline.validators.testing import FakeExecutor
+from beadline.workflows.bead import parse_bead
+from beadline.workflows.generation import GeneratedStage, ScriptedGenerator
+from beadline.workflows.graph import build_bead_graph
+
+db, marker, bead_json = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+
+def slow(request):
+    if request.stage == "signature":
+        return GeneratedStage(code="def bigger(a, b):")
+    if request.stage == "body" and request.part == 1:
+        marker.write_text("in flight")
+        time.sleep(60)  # killed here
+    return GeneratedStage(code="m = max(a, b)" if request.stage == "body" else "")
+
+saver = SqliteSaver(sqlite3.connect(db, check_same_thread=False))
+graph = build_bead_graph(ScriptedGenerator(fn=slow), FakeExecutor(), checkpointer=saver)
+config = {"configurable": {"thread_id": "kill"}}
+graph.invoke({"bead": __import__("json").loads(bead_json)}, config, durability="sync")
+"""
+
+
+def test_resume_after_the_process_is_killed_mid_stage(tmp_path: Path) -> None:
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from beadline.validators.testing import FakeExecutor
+
+    db, marker = tmp_path / "db.sqlite", tmp_path / "marker"
+    script = tmp_path / "run.py"
+    script.write_text(_KILLED_RUN)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(script),
+            str(db),
+            str(marker),
+            json.dumps(BEAD.model_dump(mode="json")),
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None, "the run ended before the stage in flight"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    gen = ScriptedGenerator({"body[1]": "return m"})
+    with _saver(db) as saver:
+        graph = build_bead_graph(gen, FakeExecutor(), checkpointer=saver)
+        config = {"configurable": {"thread_id": "kill"}}
+        state = graph.get_state(config)
+        assert state.next == ("body",)  # sync durability: every finished stage is saved
+        out = graph.invoke(None, config)
+    assert out["status"] == "passed"
+    assert out["parts"] == ["    m = max(a, b)", "    return m"]  # only part 2 was redone
+    assert [gen.key(c) for c in gen.calls] == ["body[1]"]
