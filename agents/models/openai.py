@@ -4,7 +4,8 @@ A server does not expose its tokenizer, so a session here is a *text* context: t
 into word-like pieces (GPT-2's pre-tokenisation pattern) and every distinct piece — including
 every token string a server returns in its top log-probabilities — is interned to an integer id.
 :class:`NextTokenLogprobs` therefore stays int-keyed, and :meth:`OpenAIModel.detokenize` maps ids
-back to their text exactly. Context lengths counted in pieces are approximate; the server
+back to their text exactly. A server shows end-of-text (and any control token, or a lone
+partial UTF-8 byte) as the empty string: that piece is id 0, the model's EOS. Context lengths counted in pieces are approximate; the server
 enforces its real window (its "too long" answer becomes :class:`ContextOverflowError`).
 
 Two endpoints:
@@ -60,6 +61,8 @@ _CHAT_PIECE = re.compile(re.escape(_CHAT_OPEN) + r"[^\x00]*" + re.escape(_CHAT_C
 _NO_LOGPROBS = "this server returns no logprobs: use gamma=1 or a server that does"
 _CACHE_SIZE = 256
 _GREEDY = SamplingParams()
+_EOS_ID = 0
+"""Id of the empty piece, which stands for end-of-text in top-k sets."""
 _OVERFLOW_WORDS = ("context length", "context window", "maximum context", "too long", "exceed")
 
 
@@ -151,8 +154,8 @@ class OpenAIModel(Model):
             chat_template=endpoint == "chat",
             kv_cache=False,
         )
-        self._pieces: list[str] = []
-        self._ids: dict[str, int] = {}
+        self._pieces: list[str] = [""]
+        self._ids: dict[str, int] = {"": _EOS_ID}
         self._cache: OrderedDict[_Context, NextTokenLogprobs] = OrderedDict()
         self.requests = 0
         """HTTP requests made so far (cost accounting)."""
@@ -170,10 +173,13 @@ class OpenAIModel(Model):
 
     @property
     def eos_token_ids(self) -> frozenset[int]:
-        return frozenset()  # the server ends a text itself; no EOS piece is ever returned
+        """The empty piece (id 0): servers list end-of-text and other control tokens as ``""``."""
+        return frozenset({_EOS_ID})
 
     def tokenize(self, text: str, *, add_bos: bool = False) -> list[int]:
         """Split ``text`` into interned word-like pieces (chat messages stay one piece)."""
+        if not text:
+            return []
         out: list[int] = []
         pos = 0
         for match in _CHAT_PIECE.finditer(text):
@@ -338,12 +344,8 @@ class OpenAIModel(Model):
             raise BackendError(f"{self.base_url}: {_NO_LOGPROBS}")
         merged: dict[int, float] = {}
         for piece, lp in top.items():
-            if piece == "":  # a partial UTF-8 byte the server could not show: skip it
-                continue
-            pid = self._intern(piece)
+            pid = self._intern(piece)  # "" (end of text, a control token) is the EOS piece
             merged[pid] = max(lp, merged.get(pid, -np.inf))  # same text from two tokens
-        if not merged:
-            raise BackendError(f"{self.base_url} returned only empty token strings")
         ids = np.fromiter(merged.keys(), dtype=np.int64)
         lps = np.fromiter(merged.values(), dtype=np.float64)
         result = NextTokenLogprobs(lps, ids)

@@ -209,6 +209,11 @@ def test_missing_key_and_bad_options(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UserError, match="top_logprobs"):
         OpenAIModel("m", base_url="http://127.0.0.1:9/v1", top_logprobs=0)
     model = OpenAIModel("m", base_url="http://127.0.0.1:9/v1")
+    assert model.eos_token_ids == {0} and model.detokenize([0]) == "" and model.tokenize("") == []
+    text = "def f(x):\n\treturn x  # ok\n"
+    assert model.detokenize(model.tokenize(text)) == text
+    with pytest.raises(UserError, match="unknown piece id"):
+        model.detokenize([10_000])
     with pytest.raises(NotImplementedError, match="endpoint='chat'"):
         model.apply_chat_template([{"role": "user", "content": "hi"}])
 
