@@ -326,8 +326,11 @@ def guidance_step(
         )
         if program is not None:
             seen.add(program)
+    # Candidates that pass more tests come first: a small model tends to follow the first
+    # code it sees in the signal. The sort is stable, so ties keep the sampling order.
+    ranked = sorted(distinct, key=lambda p: -by_program[p][0].n_passed)
     signal = render_signal(
-        [CandidateRun(program=p, result=by_program[p][0]) for p in distinct],
+        [CandidateRun(program=p, result=by_program[p][0]) for p in ranked],
         entry_point=task.entry_point,
         max_chars=settings.signal_max_chars,
         trace_chars=settings.trace_chars,

@@ -40,14 +40,16 @@ METHODS = ("greedy", "sample-filter", "cfg", "beam", "cfg+beam", "egcfg")
 """The methods :func:`solve` knows."""
 
 DEFAULT_GRID: tuple[dict[str, Any], ...] = (
+    {"gamma": 0.0},
     {"s": 2, "t": 0.75, "d": 2, "gamma": 1.0},
     {"s": 3, "t": 0.9, "d": 3, "gamma": 0.5},
     {"s": 2, "t": 1.2, "d": 2, "gamma": 3.0},
     {"s": 3, "t": 0.7, "d": 5, "gamma": 1.0, "temperature": 0.7, "top_p": 0.95},
 )
 """The ``egcfg`` grid: overrides of the base settings, tried in order. Values are from the
-paper's reference grid (s∈{2,3}, t∈{0.7,0.75,0.9,1.2}, d∈{2,3,5}, γ∈{0.5,1,3}); the first is
-the cheapest and the last samples the final tokens too, so a retry is not a repeat."""
+paper's reference grid (s∈{2,3}, t∈{0.7,0.75,0.9,1.2}, d∈{2,3,5}, γ∈{0,0.5,1,3}). The first,
+γ=0, is the plain model (no candidates, a few dozen tokens): a task the model already solves
+costs nothing more; the last samples the final tokens too, so a retry is not a repeat."""
 
 SAMPLE_FILTER_TEMPERATURE = 0.8
 """Temperature of ``sample-filter`` samples (when the settings leave it at 0)."""
@@ -326,8 +328,15 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(model_factory: ModelFactory, executor_factory: ExecutorFactory) -> None:
+    import atexit
+    import signal
+    import sys
+
     _WORKER["model"] = model_factory()
     _WORKER["executor"] = executor_factory()
+    atexit.register(_WORKER["executor"].close)
+    atexit.register(_WORKER["model"].close)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
 def _worker_decode(task: Task, config: DecoderSettings) -> Decoded:
@@ -368,11 +377,16 @@ def _grid_parallel(
             if any(a.decoded.status == "solved" for a in attempts):
                 break
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        # Decodes still running cannot be cancelled; end their processes so none outlives us.
-        for process in list(pool._processes.values()):
-            process.terminate()
-            process.join(timeout=5)
+        processes = list((pool._processes or {}).values())
+        running = any(not f.done() for f in pending)
+        pool.shutdown(wait=not running, cancel_futures=True)
+        if running:
+            # A decode in flight cannot be cancelled: end its process (its SIGTERM handler
+            # closes the model and the sandbox) so nothing outlives the search.
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+                    process.join(timeout=10)
     if not attempts:
         raise UserError(f"no configuration finished within {time_budget_s} s")
     return attempts, costs

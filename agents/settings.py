@@ -116,13 +116,13 @@ class DecoderSettings(BaseModel):
         default=2.0, gt=0.0, le=60.0, description="Wall and CPU limit of one candidate on one test."
     )
     signal_max_chars: int = Field(
-        default=2_400,
+        default=1_600,
         ge=200,
         le=100_000,
         description="Characters of the dynamic signal kept (traces are cut to fit).",
     )
     trace_chars: int = Field(
-        default=600, ge=50, le=20_000, description="Characters of one trace shown in the signal."
+        default=400, ge=50, le=20_000, description="Characters of one trace shown in the signal."
     )
 
     def label(self) -> str:

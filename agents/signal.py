@@ -50,8 +50,8 @@ def render_signal(
     runs: Sequence[CandidateRun],
     *,
     entry_point: str,
-    max_chars: int = 2_400,
-    trace_chars: int = 600,
+    max_chars: int = 1_600,
+    trace_chars: int = 400,
 ) -> str:
     """The dynamic-signal text block for ``runs`` (empty string when there are none).
 

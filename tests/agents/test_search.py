@@ -175,3 +175,30 @@ def test_caller_mistakes_raise() -> None:
         solve(TASK, writes({"1": 0.0}), FakeExecutor(), method="magic")
     with pytest.raises(UserError, match="factory"):
         solve(TASK, writes({"1": 0.0}), FakeExecutor(), method="egcfg", workers=2)
+
+
+@pytest.mark.slow
+def test_egcfg_across_worker_processes() -> None:
+    from functools import partial
+
+    from beadline.agents.models.loader import load_model
+
+    grid = [
+        DecoderSettings(gamma=0.0, max_new_tokens=8),
+        DecoderSettings(gamma=0.0, seed=2, max_new_tokens=8),
+    ]
+    result = solve(
+        TASK,
+        writes({"1": 0.0}),
+        FakeExecutor(),
+        method="egcfg",
+        grid=grid,
+        workers=2,
+        model_factory=partial(load_model, "tiny-test"),
+        executor_factory=partial(make_executor, "local", workers=1),
+        time_budget_s=60,
+    )
+    # the tiny model writes gibberish: the point is that both workers ran and reported back
+    assert result.status in ("no_function", "unsolved", "budget")
+    assert 1 <= result.config["attempts"] <= 2
+    assert result.cost.tokens_generated > 0

@@ -59,9 +59,11 @@ def _verdict_rows(table: Table, label: str, run: RunResult | None) -> None:
     if run is None:
         return
     for r in run.results:
-        detail = r.message or (
-            f"expected {r.expected_repr}, got {r.return_repr}" if r.expected_repr else ""
-        )
+        detail = ""
+        if not r.passed:
+            detail = r.message or (
+                f"expected {r.expected_repr}, got {r.return_repr}" if r.expected_repr else ""
+            )
         table.add_row(
             label, Text(r.test.name or r.test.source), _STATUS.get(r.status, r.status), Text(detail)
         )
