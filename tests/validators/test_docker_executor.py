@@ -79,6 +79,9 @@ def test_hardening_flags_are_applied(docker_one: DockerExecutor) -> None:
     assert mounts["/opt/beadline/runtime"]["RW"] is False
     assert mounts["/opt/beadline/entry.py"]["RW"] is False
     assert attrs["Config"]["Labels"][CONTAINER_LABEL].endswith(f":{os.getpid()}")
+    (worker_pid,) = docker_one.worker_pids()
+    assert worker_pid == attrs["State"]["Pid"]
+    assert Path(f"/proc/{worker_pid}/cmdline").read_bytes().split(b"\0")[-2].endswith(b"entry.py")
     assert docker_one.hardening.summary().startswith(
         "no network, read-only rootfs, uid 65534, cap-drop ALL, no-new-privileges, pids 64"
     )

@@ -364,6 +364,18 @@ class DockerExecutor(Executor):
         with self._lock:
             return [str(s.container.container.id) for s in self._live]
 
+    def worker_pids(self) -> list[int]:
+        """Host process ids of the running containers' workers (each container's PID 1)."""
+        from docker.errors import DockerException
+
+        pids = []
+        for container_id in self.containers:
+            with contextlib.suppress(DockerException, KeyError, TypeError):
+                pid = int(self._client.api.inspect_container(container_id)["State"]["Pid"])
+                if pid > 0:
+                    pids.append(pid)
+        return pids
+
     @property
     def hardening(self) -> DockerHardening:
         """The protections every container of this executor has."""
