@@ -7,14 +7,13 @@ Private: the public entry points are :func:`beadline.agents.decoder.decode` and
 
 from __future__ import annotations
 
-import ast
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from beadline.agents._code import _def_re, body_statements, def_header_done, function_end
 from beadline.agents.guidance import guide
 from beadline.agents.models.base import (
     Completion,
@@ -60,85 +59,6 @@ class Decoded:
     """``function_end``, ``eos``, ``stop``, ``early_stop``, ``blocks``, ``budget``, ``no_function``."""
     visible: RunResult | None = None
     """The final program on the visible tests (when it was run)."""
-
-
-# --------------------------------------------------------------------------------------------
-# code structure
-# --------------------------------------------------------------------------------------------
-
-
-def _def_re(entry_point: str) -> re.Pattern[str]:
-    return re.compile(rf"^(?:async[ \t]+)?def[ \t]+{re.escape(entry_point)}[ \t]*\(", re.M)
-
-
-def def_header_done(code: str, entry_point: str) -> int | None:
-    """Offset just after the complete header line of ``def entry_point(...):``, else ``None``.
-
-    The header is complete once a newline follows the first line (from the ``def``) whose code
-    ends with ``:``.
-    """
-    found = _def_re(entry_point).search(code)
-    if found is None:
-        return None
-    pos = found.start()
-    while True:
-        nl = code.find("\n", pos)
-        if nl == -1:
-            return None
-        line = code[pos:nl].split("#", 1)[0].rstrip()
-        if line.endswith(":"):
-            return nl + 1
-        pos = nl + 1
-
-
-def function_end(code: str, entry_point: str) -> int | None:
-    """Offset where the target function ends: the start of the first line after its body that
-    begins at column 0 with a non-blank character (possibly still being written).
-
-    Returns ``None`` while the function has no body line yet or is still open.
-    """
-    header = def_header_done(code, entry_point)
-    if header is None:
-        return None
-    pos = header
-    seen_body = False
-    while pos < len(code):
-        nl = code.find("\n", pos)
-        line = code[pos:] if nl == -1 else code[pos:nl]
-        if line.strip():
-            if line[0] in " \t":
-                seen_body = True
-            elif seen_body:
-                return pos
-        if nl == -1:
-            break
-        pos = nl + 1
-    return None
-
-
-def _target_function(tree: ast.Module, entry_point: str) -> ast.FunctionDef | None:
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == entry_point:
-            return node  # type: ignore[return-value]
-    return None
-
-
-def body_statements(code: str, entry_point: str) -> int | None:
-    """Top-level statements in the target function's body (``None``: it does not parse).
-
-    A body that only parses with a ``pass`` added counts that ``pass`` as 0 statements.
-    """
-    for extra, minus in (("", 0), ("    pass\n", 1)):
-        text = code if code.endswith("\n") or not code else code + "\n"
-        try:
-            tree = ast.parse(text + extra)
-        except SyntaxError:
-            continue
-        func = _target_function(tree, entry_point)
-        if func is None:
-            return None
-        return len(func.body) - minus
-    return None
 
 
 def executable(code: str, entry_point: str, signature: str | None = None) -> str | None:

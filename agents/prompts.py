@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import yaml
 
+from beadline.agents._code import body_indent
 from beadline.agents.errors import UserError
 from beadline.agents.models.base import Model
 from beadline.agents.task import Task
@@ -123,10 +124,15 @@ def resolve_prompt_type(prompt_type: str, model: Model, task: Task) -> ConcreteP
 
 
 def _given_code(task: Task) -> str:
+    """The code the model continues. When it stops inside the target function (after its
+    docstring, or after accepted body statements), the body's indentation is prefilled too: a
+    small model otherwise tends to close the code block right there."""
     code = task.prompt if task.prompt is not None else (task.signature or "")
     if code and not code.endswith("\n"):
         code += "\n"
-    return code
+    indent = body_indent(code, task.entry_point) if code else None
+    # all but one space: BPE tokenizers carry a leading space on the next word's token
+    return code + indent[:-1] if indent else code
 
 
 def _fewshot(task: Task, n_shots: int) -> Prompt:
