@@ -140,7 +140,7 @@ def render_record(
     """Print ``record`` readably (see the module docstring)."""
     console.print(_header(record))
     if record.program:
-        console.print(Syntax(record.program, "python", line_numbers=True))
+        console.print(Syntax(record.program.rstrip("\n"), "python", line_numbers=True))
     if record.program_prefix:
         console.print(Text("given: ", style="dim") + Text(record.program_prefix.rstrip("\n")))
     for line in record.lines:

@@ -72,7 +72,9 @@ def _verdict_rows(table: Table, label: str, run: RunResult | None) -> None:
 def render_result(console: Console, result: SolveResult) -> None:
     """Print the program, a verdict table and the summary line."""
     if result.program:
-        console.print(Syntax(result.program, "python", line_numbers=True, word_wrap=True))
+        console.print(
+            Syntax(result.program.rstrip("\n"), "python", line_numbers=True, word_wrap=True)
+        )
     else:
         console.print("[red](no program)[/]")
     table = Table(show_header=True, header_style="bold")
