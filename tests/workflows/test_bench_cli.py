@@ -181,3 +181,20 @@ def test_bad_decoder_knob_fails_before_the_model_loads(tmp_path: Path, recorder:
     assert result.exit_code == 1
     assert "invalid decoder settings: s" in result.output
     assert recorder.opened == []
+
+
+@pytest.mark.slow
+def test_real_model_and_sandbox_end_to_end(tmp_path: Path) -> None:
+    """The packaged model and the local sandbox through `bench run` (greedy, one task)."""
+    out = tmp_path / "real.jsonl"
+    result = invoke(
+        "bench", "run", "--ids", "11", "-m", "greedy", "--sandbox", "local", "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    (line,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert (line["model"], line["sandbox"]) == ("smollm2-135m", "local")
+    assert line["status"] in {"solved", "unsolved"}, line["message"]
+    assert "def remove_Occ" in line["program"]
+    assert line["visible"]["n_tests"] == 3
+    assert line["passed"] is (line["status"] == "solved")
+    assert line["cost"]["tokens_generated"] > 0 and line["wall_s"] > 0
