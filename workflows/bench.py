@@ -417,6 +417,24 @@ def _budget(
     )
 
 
+def _check_same_config(
+    path: Path, methods: Sequence[MethodSpec], lines: Iterable[Mapping[str, Any]]
+) -> None:
+    """Refuse to resume a file whose runs of a method used other decoder settings."""
+    wanted = {m.name: m.config() for m in methods}
+    for line in lines:
+        spec = wanted.get(str(line.get("method")))
+        if spec is None:
+            continue
+        had = line.get("config", {})
+        for part in ("settings", "grid"):
+            if had.get(part) != spec.get(part):
+                raise UserError(
+                    f"{path} has {line['method']} runs with {part} {had.get(part)!r}, but this run "
+                    f"asks for {spec.get(part)!r}: use another --out, or the same settings"
+                )
+
+
 def _error_result(task: Task, method: str, message: str, seconds: float) -> SolveResult:
     return SolveResult(
         task_id=task.task_id,
@@ -503,6 +521,7 @@ def run_bench(
     plan = list(_runs(tasks_by_guide, ordered))
     keys = {result_key(t.task_id, s.name, g) for t, g, s in plan}
     latest = results.latest()
+    _check_same_config(results.path, ordered, latest.values())
     records = Path(records_dir) if records_dir is not None else None
     done = ran = skipped = errors = 0
 

@@ -345,3 +345,15 @@ def test_make_solver_hands_validated_settings_to_search_solve(
     assert (seen["token_budget"], seen["time_budget_s"]) == (900, 60.0)
     with pytest.raises(UserError, match="invalid decoder settings: s"):
         solver(make_task(11), SolveCall(method="cfg", settings={"s": 0}))
+
+
+def test_refuses_to_resume_with_other_decoder_settings(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    run_bench({"all": TASKS[:1]}, [EGCFG], FakeSolver(lambda n, m: True), out)
+    other = MethodSpec(name="egcfg", settings={"gamma": 3.0})
+    with pytest.raises(UserError, match=r"has egcfg runs with settings \{'gamma': 1.0\}"):
+        run_bench({"all": TASKS}, [other], FakeSolver(lambda n, m: True), out)
+    # adding another method to the same file is fine
+    assert (
+        run_bench({"all": TASKS[:1]}, [EGCFG, GREEDY], FakeSolver(lambda n, m: True), out).ran == 1
+    )
