@@ -17,6 +17,9 @@
    sequence, early agreement of the candidates, ``stop_after_blocks`` body statements, or the
    token/time budget.
 
+A task without visible tests is decoded without guidance (there is nothing to execute; the
+scored beam falls back to static checks instead). ``stop_after_blocks`` applies to ``cfg``.
+
 The strategies ``beam`` and ``cfg+beam`` are in :mod:`beadline.agents.beam`; :func:`decode`
 dispatches to them by ``settings.strategy``.
 """
