@@ -151,7 +151,7 @@ def main() -> None:
     ap.add_argument("--threads-batch", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=None, help="alternating repeats (default 2)")
     args = ap.parse_args()
-    n = args.tokens or (60 if args.quick else 200)
+    n = args.tokens or (40 if args.quick else 200)
     repeats = args.repeats or (1 if args.quick else 2)
     model = LlamaCppModel(
         args.model, n_ctx=4096, n_threads=args.threads, n_threads_batch=args.threads_batch
