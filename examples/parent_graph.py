@@ -26,7 +26,12 @@ from typing_extensions import TypedDict
 
 from beadline.validators.executor import Executor
 from beadline.workflows.bead import Bead, load_bead_file
-from beadline.workflows.generation import ScriptedGenerator, StageGenerator
+from beadline.workflows.generation import (
+    GeneratedStage,
+    ScriptedGenerator,
+    StageGenerator,
+    StageRequest,
+)
 from beadline.workflows.graph import build_bead_graph
 
 HERE = Path(__file__).resolve().parent
@@ -86,9 +91,19 @@ def build_parent_graph(
     return builder.compile(checkpointer=checkpointer)
 
 
-SCRIPT = {
-    "body[0]": "return n * n",
+_BODIES = {
+    "square": "return n * n",
+    "count-vowels": "return sum(c in 'aeiou' for c in s)",
 }
+
+
+def scripted_stage(request: StageRequest) -> GeneratedStage:
+    """Fixed code per bead, so the example runs without a model."""
+    if request.stage == "signature":
+        return GeneratedStage(code=request.bead.target.signature or "")
+    if request.stage == "setup":
+        return GeneratedStage(code="")
+    return GeneratedStage(code=_BODIES[request.bead.id])
 
 
 def main() -> None:
@@ -104,16 +119,7 @@ def main() -> None:
     ]
     with make_executor(args.sandbox) as executor:
         if args.model == "scripted":
-            generator: Any = ScriptedGenerator(
-                fn=lambda r: (
-                    {
-                        "square": "return n * n",
-                        "count-vowels": "return sum(c in 'aeiou' for c in s.lower())",
-                    }[r.bead.id]
-                    if r.stage == "body"
-                    else (r.bead.target.signature or "" if r.stage == "signature" else "")
-                )
-            )
+            generator: Any = ScriptedGenerator(fn=scripted_stage)
         else:
             from beadline.agents.models.loader import load_model
             from beadline.workflows.generation import EgcfgGenerator

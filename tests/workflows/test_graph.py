@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from beadline.validators.testing import FakeExecutor
@@ -241,3 +242,31 @@ def test_generator_errors_become_failed_attempts() -> None:
     out = _run(build_bead_graph(ScriptedGenerator(fn=boom), FakeExecutor()), bead)
     assert out["status"] == "failed"
     assert "model exploded" in out["message"]
+
+
+@pytest.mark.slow  # two pytest subprocesses: ~3-5 s
+def test_a_pytest_test_file_is_the_unit_stage_in_a_scratch_repo(
+    inproc: InProcessExecutor, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "__init__.py").write_text("")
+    (repo / "pkg" / "m.py").write_text('"""m."""\n')
+    (repo / "test_m.py").write_text(
+        "from pkg.m import sum_squares\n\n\ndef test_it():\n    assert sum_squares([1, 2, 3]) == 14\n"
+    )
+    bead = _bead(
+        target={"file": "pkg/m.py", "function": "sum_squares", "signature": "def sum_squares(xs):"},
+        tests=[],
+        test_file="test_m.py",
+        budgets={"integration": 2},
+    )
+    gen = ScriptedGenerator({"body[0]": ["return sum(xs)", "return sum(x * x for x in xs)"]})
+    out = _run(build_bead_graph(gen, inproc), bead, repo=repo)
+    assert out["status"] == "passed", out["message"]
+    runs = [c.argv for c in inproc.commands]
+    assert runs == [("python", "-m", "pytest", "-q", "test_m.py")] * 2
+    assert "def sum_squares(xs):" in inproc.commands[-1].files["pkg/m.py"]
+    assert (repo / "pkg" / "m.py").read_text() == '"""m."""\n'  # the scratch copy, not the repo
+    failed = [h for h in out["history"] if h["stage"] == "integration" and not h["ok"]]
+    assert "exited 1" in failed[0]["summary"]
