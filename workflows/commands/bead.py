@@ -121,9 +121,12 @@ def _load_options(conn: sqlite3.Connection, thread: str) -> dict[str, Any] | Non
     return dict(json.loads(row[0])) if row else None
 
 
-def make_generator(model: str, executor: Executor, stack: ExitStack) -> StageGenerator:
+def make_generator(
+    model: str, executor: Executor, stack: ExitStack, *, decode_seconds: float = 120.0
+) -> StageGenerator:
     """The generator for ``--model``: ``scripted:FILE.yaml`` (a stage → code mapping) or a model
-    name/path for :func:`beadline.agents.models.loader.load_model` (EG-CFG)."""
+    name/path for :func:`beadline.agents.models.loader.load_model` (EG-CFG, each decode capped
+    at ``decode_seconds``)."""
     if model.startswith("scripted:"):
         path = Path(model.removeprefix("scripted:"))
         if not path.is_file():
@@ -133,10 +136,11 @@ def make_generator(model: str, executor: Executor, stack: ExitStack) -> StageGen
             raise UserError(f"{path}: expected a mapping of stage keys (body[0], ...) to code")
         return ScriptedGenerator({str(k): v for k, v in script.items()})
     from beadline.agents.models.loader import load_model
+    from beadline.agents.settings import DecoderSettings
     from beadline.workflows.generation import EgcfgGenerator
 
     loaded = stack.enter_context(load_model(model))
-    return EgcfgGenerator(loaded, executor)
+    return EgcfgGenerator(loaded, executor, DecoderSettings(time_budget_s=decode_seconds))
 
 
 def make_sandbox(kind: str) -> Executor:
@@ -171,7 +175,12 @@ def _execute(
             _save_options(conn, thread, options)
         executor = make_sandbox(str(options["sandbox"]))
         stack.callback(executor.close)
-        generator = make_generator(str(options["model"]), executor, stack)
+        generator = make_generator(
+            str(options["model"]),
+            executor,
+            stack,
+            decode_seconds=float(options.get("decode_seconds", 120.0)),
+        )
         graph = build_bead_graph(
             generator, executor, checkpointer=saver, review=bool(options["review"])
         )
@@ -293,6 +302,13 @@ def bead() -> None:
 )
 @click.option("--thread", default=None, help="Thread id [default: BEAD-ID-<time>].")
 @click.option(
+    "--decode-seconds",
+    type=click.FloatRange(min=1.0),
+    default=120.0,
+    show_default=True,
+    help="Time budget of one decoder call (one stage attempt).",
+)
+@click.option(
     "--report-dir",
     type=click.Path(path_type=Path),
     default=Path(".beadline/reports"),
@@ -309,6 +325,7 @@ def run(
     sandbox: str,
     db: Path | None,
     thread: str | None,
+    decode_seconds: float,
     report_dir: Path,
 ) -> None:
     """Build BEAD_FILE_OR_ID (a YAML bead file, or an issue id of a bd tracker file)."""
@@ -326,6 +343,7 @@ def run(
         "model": model,
         "sandbox": sandbox,
         "report_dir": str(report_dir),
+        "decode_seconds": decode_seconds,
     }
     console = Console()
     console.print(
