@@ -161,9 +161,10 @@ def _chat(task: Task, model: Model) -> Prompt:
         tests=show_tests(task) or "(none given)",
         entry_point=task.entry_point,
     )
+    # Given code (a HumanEval prompt, the accepted stages of a bead) starts the ANSWER, after
+    # the fence opener (prefill); it is not shown as a closed ```python block in the user
+    # message: a small model copies such a block and closes its answer at once.
     given = _given_code(task)
-    if given:
-        user += f"Continue this code:\n```python\n{given}```\n"
     messages = []
     if tpl["system"]:
         messages.append({"role": "system", "content": tpl["system"]})

@@ -88,6 +88,19 @@ def test_given_code_prefix_is_continued_in_every_form() -> None:
         assert prompt.text().endswith("def add_one(x):\n    y = x\n   ")
 
 
+def test_chat_prompt_puts_the_given_code_in_the_answer_not_in_the_user_message() -> None:
+    # A closed ```python block in the user message made SmolLM2 copy it and close its answer at
+    # once; the given code (bead prefix, HumanEval prompt) is the answer's prefill instead.
+    code = 'def add_one(x):\n    """Add one."""\n    y = x\n'
+    task = Task(task_id="g", description="d", entry_point="add_one", tests=TASK.tests, prompt=code)
+    prompt = build_prompt(task, MODEL, prompt_type="chat")
+    user, answer = prompt.text().split("<assistant>\n")
+    assert code not in user and "```" not in user
+    assert answer == "```python\n" + code + "   "
+    assert prompt.answer_lead == "```python\n" and prompt.program_prefix == code + "   "
+    assert "SIGNAL" in prompt.text("SIGNAL").split("<assistant>")[0]  # the signal stays before
+
+
 def test_invocation_is_the_call_inside_the_assert() -> None:
     assert invocation("assert add_one(1) == 2", "add_one") == "add_one(1)"
     assert invocation("assert abs(f(2, [1]) - 3) < 1e-9", "f") == "f(2, [1])"
