@@ -18,6 +18,21 @@ batch (``Llama.scores`` is never filled with ``logits_all=False``) and log-softm
 Replacing a session's context keeps the common prefix of its KV cache (``llama_memory_seq_rm``
 from the first differing position) and evaluates only the new tokens.
 
+Reproducibility (``reproducible=True``, the default): the log-probs of a context are the same
+bits however it was evaluated — fresh in one batch, continuing a pooled context's prefix, in
+chunks, one generated token at a time, or beside another sequence — so a greedy decode does
+not depend on what the process ran before. Two things broke this on the CPU (measured with
+llama-cpp-python 0.3.36): llama.cpp's flash attention (on by default) made the next-token
+log-probs of SmolLM2-135M differ by up to 1.2 nats depending on the split into
+``llama_decode`` calls (tiny-test: ~1e-4); without it any split into batches of two or more
+tokens gives identical bits, but a one-token ``llama_decode`` runs other matrix kernels, whose
+keys/values for some tokens moved SmolLM2's later log-probs by up to 1 nat. So flash attention
+is off and every ``llama_decode`` gets at least two tokens of a sequence: a generation step
+evaluates the previous token again. Cost, ``benchmarks/guided_decoding.py --quick`` side by side
+on a loaded 2-core machine: plain 51 -> 37 tok/s, a guided step 25 -> 17 tok/s, a 1,000-token
+signal change 7.3 -> 9.4 CPU s (flash attention alone: 48, 23 tok/s and 9.2 s).
+``reproducible=False`` restores the faster path.
+
 ``n_threads`` defaults to 1: on the 2-core machines this was developed on, one thread generated
 ~31 tok/s against ~19 tok/s with two (prompt evaluation: 138 vs 205 tok/s, hence the separate
 ``n_threads_batch``).
@@ -51,6 +66,9 @@ _SEQS = 2
 one context, so :meth:`LlamaCppModel.next_logprobs_batch` evaluates both in one llama_decode."""
 _PAIR_BONUS = 64
 """Prefix tokens a new session gives up to join a context whose other slot is in use."""
+_MIN_EVAL = 2
+"""Fewest tokens of a sequence evaluated in one ``llama_decode`` (when the context has them)
+by a reproducible model."""
 _LOG_LINES: deque[str] = deque(maxlen=40)
 _VERBOSE = [False]
 
@@ -151,6 +169,11 @@ class LlamaCppModel(Model):
         n_threads_batch: threads for evaluating many tokens at once (prompts); default
             ``n_threads``.
         n_batch: tokens evaluated per llama.cpp call when a context grows by many tokens.
+        reproducible: log-probs that depend only on the context, never on what a pooled
+            context held before or how the tokens were split into ``llama_decode`` calls
+            (flash attention off, no one-token decode; see the module docstring). Default on;
+            ``False`` is ~30% faster per generated token but greedy results may then depend
+            on the process's history.
         verbose: print llama.cpp's log to stderr.
 
     Raises:
@@ -175,6 +198,7 @@ class LlamaCppModel(Model):
         n_threads: int = 1,
         n_threads_batch: int | None = None,
         n_batch: int = 512,
+        reproducible: bool = True,
         verbose: bool = False,
     ) -> None:
         for label, value in (("n_ctx", n_ctx), ("n_threads", n_threads), ("n_batch", n_batch)):
@@ -207,6 +231,8 @@ class LlamaCppModel(Model):
         self._n_threads = n_threads
         self._n_threads_batch = n_threads_batch or n_threads
         self._n_batch = min(n_batch, self._n_ctx)
+        self._reproducible = bool(reproducible)
+        self._min_eval = _MIN_EVAL if reproducible else 1
         self._batch = lib.llama_batch_init(self._n_batch, 0, 1)
         self._contexts: list[_Context] = []
         self._last_slot: _Slot | None = None
@@ -407,6 +433,8 @@ class LlamaCppModel(Model):
         params.n_threads = self._n_threads
         params.n_threads_batch = self._n_threads_batch
         params.no_perf = True
+        if self._reproducible:
+            params.flash_attn_type = lib.LLAMA_FLASH_ATTN_TYPE_DISABLED
         ptr = lib.llama_init_from_model(self._model, params)
         if not ptr:
             raise BackendError(
@@ -428,7 +456,10 @@ class LlamaCppModel(Model):
         memory = lib.llama_get_memory(ctx.ptr)
         pending: list[list[int]] = []
         for slot, target in zip(slots, targets, strict=True):
-            keep = min(_common_prefix(slot.evaluated, target), len(target) - 1)
+            # Reproducible: at least _MIN_EVAL tokens go into llama_decode (the last one again
+            # if need be): a one-token batch takes other CPU kernels than a longer one, so its
+            # keys/values would differ from a fresh evaluation's (see the module docstring).
+            keep = max(0, min(_common_prefix(slot.evaluated, target), len(target) - self._min_eval))
             slot.logits = None
             if keep < len(slot.evaluated):
                 if not lib.llama_memory_seq_rm(memory, slot.seq, keep, -1):
@@ -438,14 +469,14 @@ class LlamaCppModel(Model):
                 del slot.evaluated[keep:]
             pending.append(list(target[keep:]))
         total = sum(len(p) for p in pending)
-        threads = self._n_threads_batch if total > len(slots) else self._n_threads
+        threads = self._n_threads_batch if total > self._min_eval * len(slots) else self._n_threads
         lib.llama_set_n_threads(ctx.ptr, self._n_threads, threads)
         if total <= self._n_batch:
             self._decode(ctx, [(slot, toks) for slot, toks in zip(slots, pending, strict=True)])
         else:  # a long prefill: one sequence at a time, in chunks
             for slot, toks in zip(slots, pending, strict=True):
-                for start in range(0, len(toks), self._n_batch):
-                    self._decode(ctx, [(slot, toks[start : start + self._n_batch])])
+                for start, end in _chunks(len(toks), self._n_batch, self._min_eval):
+                    self._decode(ctx, [(slot, toks[start:end])])
         return [len(p) for p in pending]
 
     def _decode(self, ctx: _Context, work: Sequence[tuple[_Slot, list[int]]]) -> None:
@@ -493,6 +524,16 @@ class LlamaCppModel(Model):
                     f"model {self.name!r} produced non-finite logits: the file may be corrupt"
                 )
             slot.logits = log_softmax(logits)
+
+
+def _chunks(n: int, size: int, least: int) -> list[tuple[int, int]]:
+    """``[start, end)`` ranges of at most ``size`` covering ``n`` items; the last one holds at
+    least ``least`` items when ``size`` allows (see ``_MIN_EVAL``)."""
+    bounds = [(start, min(start + size, n)) for start in range(0, n, size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < least < size:
+        (a, b), (_, end) = bounds[-2], bounds[-1]
+        bounds[-2:] = [(a, b - 1), (b - 1, end)]
+    return bounds
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

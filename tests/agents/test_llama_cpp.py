@@ -55,7 +55,8 @@ def test_prefix_reuse_gives_the_same_logprobs_as_a_fresh_evaluation(tiny: LlamaC
         assert session.n_evaluated - used == len(b) - len(base)  # only the new suffix
         session.rewind(len(base))
         rewound = session.next_logprobs()
-        assert session.n_evaluated - used == len(b) - len(base) + 1  # the last token again
+        # the last two tokens again: never a one-token llama_decode (bit-identical log-probs)
+        assert session.n_evaluated - used == len(b) - len(base) + 2
     with tiny.new_session(b) as fresh_b:
         np.testing.assert_allclose(reused.logprobs, fresh_b.next_logprobs().logprobs, atol=1e-4)
     with tiny.new_session(base) as fresh_base:
@@ -213,3 +214,49 @@ def test_sessions_opened_together_share_a_context(tiny: LlamaCppModel) -> None:
         before = tiny.decode_calls
         tiny.next_logprobs_batch([a, b])
         assert tiny.decode_calls == before + 1
+
+
+@pytest.mark.parametrize("name", ["tiny-test", "smollm2-135m"])
+def test_logprobs_are_bit_identical_however_the_context_was_evaluated(name: str) -> None:
+    # Greedy decoding must not depend on what a pooled context held before: a fresh session
+    # (one batch), a prefix-reused session (the rest in one batch), one token at a time, and a
+    # batched pair must give the same bits (llama.cpp's CPU flash attention broke this).
+    with LlamaCppModel(name, n_ctx=512) as model:
+        stem = model.tokenize("def count(s):\n    n = 0\n    for c in s:\n", add_bos=True)
+        tail = model.tokenize("        if c in 'aeiou':\n            n += 1\n    return")
+        full = stem + tail
+        with model.new_session(full) as fresh:
+            expected = fresh.next_logprobs().logprobs
+        with model.new_session(stem) as reused:
+            reused.next_logprobs()
+            reused.set_tokens(full)
+            got_reused = reused.next_logprobs().logprobs
+            assert reused.n_evaluated < len(full)  # the pooled cache of `fresh` was reused
+        with model.new_session(full[:1]) as stepwise:
+            for i in range(2, len(full) + 1):
+                stepwise.set_tokens(full[:i])
+                got_stepwise = stepwise.next_logprobs().logprobs
+        with model.new_session(stem[:-3]) as a, model.new_session(stem) as b:
+            model.next_logprobs_batch([a, b])
+            a.set_tokens(full)
+            b.set_tokens(full)
+            got_pair = model.next_logprobs_batch([a, b])
+    with LlamaCppModel(name, n_ctx=512, n_batch=5) as small, small.new_session(full) as chunked:
+        got_chunked = chunked.next_logprobs().logprobs  # a long prefill in chunks of <= 5
+    np.testing.assert_array_equal(got_chunked, expected)
+    np.testing.assert_array_equal(got_reused, expected)
+    np.testing.assert_array_equal(got_stepwise, expected)
+    for dist in got_pair:
+        np.testing.assert_array_equal(dist.logprobs, expected)
+
+
+def test_the_faster_non_reproducible_path_still_agrees_closely() -> None:
+    with LlamaCppModel("tiny-test", n_ctx=256, reproducible=False) as fast:
+        tokens = fast.tokenize(PROMPT, add_bos=True)
+        with fast.new_session(tokens[:-1]) as session:
+            session.next_logprobs()
+            session.append(tokens[-1:])
+            got = session.next_logprobs().logprobs
+            assert session.n_evaluated == len(tokens)  # one-token steps
+    with LlamaCppModel("tiny-test", n_ctx=256) as exact, exact.new_session(tokens) as fresh:
+        np.testing.assert_allclose(got, fresh.next_logprobs().logprobs, atol=1e-3)
