@@ -485,8 +485,10 @@ class EgcfgGenerator:
       ``stop_after_blocks=1``; the first new top-level statement block is the part. The evidence
       of the last failed attempt (and a reviewer's hint) is appended to the task description,
       and each retry uses another seed (and temperature 0.7 when the settings are greedy).
-    * Fallback (``free_fallback``): small chat models often close the code block at once when
-      given a code prefix to continue. When the prefix yields no new statement, the decoder
+    * Fallback (``free_fallback``): a small chat model may still close the code block at once
+      instead of continuing the prefix (it did so routinely while the chat prompt showed the
+      prefix as a closed block in the user message; now the prefix is the answer's prefill and
+      the example beads need no fallback). When the prefix yields no new statement, the decoder
       writes the whole function itself (still execution-guided, on the same tests) and part *i*
       is that function's *i*-th body statement, its parameters renamed to the signature's. The
       function is kept and handed out part by part while the accepted parts match it.
