@@ -162,7 +162,10 @@ def solve(
         grid: ``egcfg`` configurations in order (default :func:`default_grid` of ``settings``).
         token_budget: per-task budget in tokens generated (``sample-filter``, ``egcfg``); a
             run in progress finishes, no new one starts.
-        time_budget_s: per-task wall-clock budget (``sample-filter``, ``egcfg``).
+        time_budget_s: per-task wall-clock budget of every method: each decode gets the smaller
+            of its own ``time_budget_s`` and what is left of the task's, so a decode in
+            progress stops when the task's budget ends (status ``budget`` unless a program
+            found so far passes).
         max_samples: ``sample-filter``'s sample cap when no token budget is given.
         workers: ``egcfg`` worker processes (>1 needs both factories).
         model_factory: builds the model in a worker process.
@@ -192,7 +195,7 @@ def solve(
             if workers > 1:
                 assert model_factory is not None and executor_factory is not None
                 attempts, costs = _grid_parallel(
-                    task, configs, workers, model_factory, executor_factory, time_budget_s
+                    task, configs, workers, model_factory, executor_factory, time_budget_s, start
                 )
             else:
                 attempts, costs = _grid(
@@ -207,7 +210,7 @@ def solve(
             if method == "greedy":
                 overrides = {"strategy": "cfg", "gamma": 0.0, "temperature": 0.0}
             chosen = merge_settings(base, overrides)
-            decoded = decode(task, model, executor, chosen)
+            decoded = decode(task, model, executor, _within(chosen, start, time_budget_s))
             attempts, costs = [_Attempt(decoded=decoded, settings=chosen, index=0)], [decoded.cost]
         best = max(attempts, key=_rank)
         visible, held_out = _verdicts(task, executor, best.decoded.program)
@@ -258,6 +261,25 @@ def _over(start: float, time_budget_s: float | None) -> bool:
     return time_budget_s is not None and time.monotonic() - start >= time_budget_s
 
 
+_MIN_DECODE_S = 0.001
+"""The smallest decode budget handed out (settings need a positive one)."""
+
+
+def _left(start: float, time_budget_s: float | None) -> float | None:
+    """Seconds left of the task's budget (``None``: no budget)."""
+    if time_budget_s is None:
+        return None
+    return max(time_budget_s - (time.monotonic() - start), _MIN_DECODE_S)
+
+
+def _within(config: DecoderSettings, start: float, time_budget_s: float | None) -> DecoderSettings:
+    """``config`` with its decode budget cut to what is left of the task's budget."""
+    left = _left(start, time_budget_s)
+    if left is None or (config.time_budget_s is not None and config.time_budget_s <= left):
+        return config
+    return config.model_copy(update={"time_budget_s": left})
+
+
 def _sample_filter(
     task: Task,
     model: Model,
@@ -284,7 +306,7 @@ def _sample_filter(
                 "seed": None if base.seed is None else base.seed + i,
             },
         )
-        decoded = decode(task, model, executor, chosen, cache=cache)
+        decoded = decode(task, model, executor, _within(chosen, start, time_budget_s), cache=cache)
         attempts.append(_Attempt(decoded=decoded, settings=chosen, index=i))
         costs.append(decoded.cost)
         generated += max(1, decoded.cost.tokens_generated)
@@ -310,7 +332,7 @@ def _grid(
     costs: list[Cost] = []
     cache = ExecutionCache()
     for i, config in enumerate(configs):
-        decoded = decode(task, model, executor, config, cache=cache)
+        decoded = decode(task, model, executor, _within(config, start, time_budget_s), cache=cache)
         attempts.append(_Attempt(decoded=decoded, settings=config, index=i))
         costs.append(decoded.cost)
         if decoded.status == "solved" or not task.tests:
@@ -350,6 +372,7 @@ def _grid_parallel(
     model_factory: ModelFactory,
     executor_factory: ExecutorFactory,
     time_budget_s: float | None,
+    start: float,
 ) -> tuple[list[_Attempt], list[Cost]]:
     import multiprocessing
 
@@ -363,10 +386,12 @@ def _grid_parallel(
     )
     try:
         pending: dict[Future[Decoded], int] = {
-            pool.submit(_worker_decode, task, config): i for i, config in enumerate(configs)
+            pool.submit(_worker_decode, task, _within(config, start, time_budget_s)): i
+            for i, config in enumerate(configs)
         }
         while pending:
-            done, _ = wait(pending, timeout=time_budget_s, return_when=FIRST_COMPLETED)
+            left = _left(start, time_budget_s)
+            done, _ = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
             if not done:
                 break
             for future in done:

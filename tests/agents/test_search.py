@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -127,6 +128,47 @@ def test_default_grid_follows_the_base_settings() -> None:
     assert len(grid) == len(DEFAULT_GRID)
     assert all(g.prompt_type == "fewshot" and g.max_new_tokens == 99 for g in grid)
     assert [g.gamma for g in grid] == [g["gamma"] for g in DEFAULT_GRID]
+
+
+def _endless() -> FunctionModel:
+    """A slow model that writes ``def add_one(x):`` then body lines forever (never returns)."""
+
+    def brain(ctx: str) -> dict[str, float]:
+        time.sleep(0.01)
+        code = ctx.rsplit(LEAD, 1)[-1]
+        head = "def add_one(x):\n"
+        if head.startswith(code) and len(code) < len(head):
+            return {head[len(code)]: 0.0}
+        line = code.rsplit("\n", 1)[-1]
+        body = "    v = 1\n"
+        return {body[len(line)]: 0.0}
+
+    return FunctionModel(brain)
+
+
+@pytest.mark.parametrize("method", ["egcfg", "sample-filter", "cfg"])
+def test_the_task_time_budget_stops_a_decode_in_progress(method: str) -> None:
+    # each decode keeps its own 300 s budget; the task's 0.6 s must still end the run
+    grid = [
+        DecoderSettings(gamma=1.0, s=2, d=2, early_stop_agreements=0, prompt_type="chat"),
+        DecoderSettings(gamma=0.0, prompt_type="chat"),
+    ]
+    started = time.monotonic()
+    result = solve(
+        TASK,
+        _endless(),
+        FakeExecutor(_failed),
+        method=method,
+        grid=grid,
+        settings=DecoderSettings(prompt_type="chat", max_new_tokens=4096),
+        time_budget_s=0.6,
+    )
+    took = time.monotonic() - started
+    assert took < 0.6 + 1.5, f"{method} ran {took:.1f} s on a 0.6 s budget"
+    assert result.status == "budget"
+    assert result.record is not None and "time budget" in result.record["message"]
+    # the reported configuration is the caller's, not the cut one
+    assert result.config["time_budget_s"] == 300.0
 
 
 @pytest.mark.parametrize(
