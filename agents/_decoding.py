@@ -37,6 +37,7 @@ __all__ = [
     "body_statements",
     "def_header_done",
     "executable",
+    "finish_of",
     "function_end",
 ]
 
@@ -170,8 +171,34 @@ def _returns(result: RunResult) -> bool:
     return bool(result.results) and all(r.status in ("passed", "failed") for r in result.results)
 
 
+def finish_of(
+    model: Model, completion: Completion, stop: Sequence[str], stop_lines: int | None
+) -> str:
+    """Why ``completion`` ended, with the line limit told apart from a stop sequence.
+
+    :meth:`Model.complete` says ``stop`` both for a stop sequence and for reaching
+    ``stop_lines`` lines; only the first ends the program. Returns ``stop`` (a stop sequence),
+    ``lines`` (the line limit: the text was cut, not finished), or the completion's own
+    reason (``eos``, ``length``).
+    """
+    if completion.finish_reason != "stop":
+        return completion.finish_reason
+    raw = model.detokenize(list(completion.tokens))
+    if any(s in raw for s in stop):
+        return "stop"
+    text = completion.text
+    if stop_lines is not None and text.endswith("\n") and text.count("\n") >= stop_lines:
+        return "lines"
+    return "stop"
+
+
 def candidate_code(code: str, text: str, entry_point: str, finish: str) -> tuple[str, bool]:
-    """``code + text`` cut at the function's end, and whether the candidate completed it."""
+    """``code + text`` cut at the function's end, and whether the candidate completed it.
+
+    ``finish`` is :func:`finish_of`'s reason: a candidate that did not reach the function's
+    end is complete only when it ended with EOS or a stop sequence — never when it was cut
+    at the line limit (``lines``) or the token limit (``length``).
+    """
     full = code + text
     end = function_end(full, entry_point)
     if end is not None:
@@ -205,7 +232,8 @@ def guidance_step(
     )
     texts: list[tuple[str, bool, str | None]] = []
     for c in completions:
-        full, complete = candidate_code(code, c.text, task.entry_point, c.finish_reason)
+        finish = finish_of(model, c, prompt.stop, settings.d)
+        full, complete = candidate_code(code, c.text, task.entry_point, finish)
         texts.append((c.text, complete, executable(full, task.entry_point, task.signature)))
     distinct = list(dict.fromkeys(p for _, _, p in texts if p is not None))
     runs = cache.run(

@@ -350,3 +350,54 @@ def test_real_sandbox_timeouts_are_reported(local: Executor) -> None:
         for t in c.tests
     }
     assert "timeout" in statuses
+
+
+# --- which candidates count as complete programs -------------------------------------------
+
+
+BODY = "def add_one(x):\n    y = x\n    v = 2\n    return y + 1\n"
+
+
+def _complete_flags(program: str) -> list[list[bool]]:
+    model = FunctionModel(follow(program))
+    got = decode(
+        TASK,
+        model,
+        FakeExecutor(_failed),
+        DecoderSettings(d=2, s=1, t=0.0, early_stop_agreements=0, prompt_type="chat"),
+    )
+    return [
+        [c.complete for c in line.guided.candidates] for line in got.record.lines if line.guided
+    ]
+
+
+def _failed(request: RunRequest) -> RunResult:
+    return RunResult(
+        results=tuple(TestResult(test=t, status="failed", message="no") for t in request.tests)
+    )
+
+
+def test_a_candidate_cut_at_the_line_limit_is_not_complete() -> None:
+    # d=2: the first two candidates are cut after two lines; the third reaches the dedent
+    assert _complete_flags(BODY + "print(1)\n") == [[False], [False], [True]]
+
+
+def test_a_candidate_ending_with_eos_or_a_stop_sequence_is_complete() -> None:
+    # EOS right after the return line; then the chat prompt's stop sequence "```"
+    assert _complete_flags(BODY) == [[False], [False], [True]]
+    assert _complete_flags(BODY + "```\n") == [[False], [False], [True]]
+
+
+def test_finish_of_tells_the_line_limit_from_a_stop_sequence() -> None:
+    from beadline.agents._decoding import finish_of
+    from beadline.agents.models.base import Completion
+
+    model = FunctionModel(lambda ctx: {})
+
+    def completion(raw: str, text: str, reason: str = "stop") -> Completion:
+        return Completion(text=text, tokens=tuple(model.tokenize(raw)), finish_reason=reason)
+
+    assert finish_of(model, completion("a\nb\n", "a\nb\n"), ["```"], 2) == "lines"
+    assert finish_of(model, completion("a\n```", "a\n"), ["```"], 2) == "stop"
+    assert finish_of(model, completion("a\n", "a\n", "eos"), ["```"], 2) == "eos"
+    assert finish_of(model, completion("a\nb", "a\nb", "length"), ["```"], 2) == "length"
