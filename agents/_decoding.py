@@ -7,6 +7,7 @@ Private: the public entry points are :func:`beadline.agents.decoder.decode` and
 
 from __future__ import annotations
 
+import ast
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ __all__ = [
     "def_header_done",
     "executable",
     "finish_of",
+    "function_complete",
     "function_end",
 ]
 
@@ -57,7 +59,8 @@ class Decoded:
     message: str = ""
     """One line on what happened."""
     stop_reason: str = ""
-    """``function_end``, ``eos``, ``stop``, ``early_stop``, ``blocks``, ``budget``, ``no_function``."""
+    """``function_end``, ``eos``, ``stop``, ``early_stop``, ``accepted`` (a complete candidate
+    passed every visible test), ``blocks``, ``budget``, ``no_function``."""
     visible: RunResult | None = None
     """The final program on the visible tests (when it was run)."""
 
@@ -161,6 +164,11 @@ class GuidanceStep:
     """The dynamic-signal text."""
     agreed_program: str | None
     """The one complete, returning program all candidates agree on (else ``None``)."""
+    passing_program: str | None = None
+    """The first complete candidate program (cut at the function's end) that passes every
+    visible test (else ``None``): the decoder accepts it at once."""
+    passing_index: int | None = None
+    """Its index among the sampled candidates."""
     all_timed_out: bool
     """Every executed candidate timed out on every test."""
     tokens_generated: int
@@ -231,10 +239,12 @@ def guidance_step(
         session=session,
     )
     texts: list[tuple[str, bool, str | None]] = []
+    fulls: list[str] = []
     for c in completions:
         finish = finish_of(model, c, prompt.stop, settings.d)
         full, complete = candidate_code(code, c.text, task.entry_point, finish)
         texts.append((c.text, complete, executable(full, task.entry_point, task.signature)))
+        fulls.append(full)
     distinct = list(dict.fromkeys(p for _, _, p in texts if p is not None))
     runs = cache.run(
         executor,
@@ -290,6 +300,14 @@ def guidance_step(
         and _returns(by_program[distinct[0]][0])
     ):
         agreed = candidate_code(code, texts[0][0], task.entry_point, "stop")[0]
+    passing_index = next(
+        (
+            i
+            for i, (_, complete, program) in enumerate(texts)
+            if complete and program is not None and by_program[program][0].passed
+        ),
+        None,
+    )
     executed = [by_program[p][0] for p in distinct]
     timed_out = bool(executed) and all(
         r.results and all(t.status == "timeout" for t in r.results) for r in executed
@@ -298,9 +316,25 @@ def guidance_step(
         records=tuple(records),
         signal=signal,
         agreed_program=agreed,
+        passing_program=None if passing_index is None else fulls[passing_index],
+        passing_index=passing_index,
         all_timed_out=timed_out,
         tokens_generated=sum(len(c.tokens) for c in completions),
     )
+
+
+def function_complete(code: str, entry_point: str) -> bool:
+    """Whether ``code`` holds the whole target function already: it parses and the function's
+    body ends with a ``return`` or ``raise`` at its top level (what could follow in the body
+    never runs)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == entry_point:
+            return isinstance(node.body[-1], ast.Return | ast.Raise)
+    return False
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,8 +14,10 @@
    Without log-probabilities (an API that returns none) γ=1 is supported by sampling whole
    lines from P+S.
 4. Stop at the end of the function (a line back at column 0 after the body), EOS, a stop
-   sequence, early agreement of the candidates, ``stop_after_blocks`` body statements, or the
-   token/time budget.
+   sequence, a complete candidate that passes every visible test (accepted at once), early
+   agreement of the candidates, ``stop_after_blocks`` body statements, or the token/time
+   budget. Line starts after a complete body (one ending with a top-level ``return``), such
+   as the blank line after it, get no guidance: nothing written there changes the function.
 
 A task without visible tests is decoded without guidance (there is nothing to execute; the
 scored beam falls back to static checks instead). ``stop_after_blocks`` applies to ``cfg``.
@@ -37,6 +39,7 @@ from beadline.agents._decoding import (
     body_statements,
     choose_token,
     def_header_done,
+    function_complete,
     function_end,
     guidance_step,
 )
@@ -226,6 +229,7 @@ class _CfgRun:
         self.agreements = 0
         self.agreed: str | None = None
         self.timeouts_only = True
+        self.accepted_note = ""
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -251,8 +255,10 @@ class _CfgRun:
             self.line_tokens = []
         self.line_start = end + 1
 
-    def _guide(self, plain: Session) -> str | None:
-        """One guidance step; returns the agreed program when early stop triggers."""
+    def _guide(self, plain: Session) -> tuple[str, str] | None:
+        """One guidance step; returns ``(program, stop reason)`` when it ends the decode: a
+        complete candidate that passes every visible test (``accepted``), or early agreement
+        (``early_stop``)."""
         code = self.prefix + self.gen_text
         step = guidance_step(
             model=self.model,
@@ -278,15 +284,26 @@ class _CfgRun:
         note = "every candidate timed out" if step.all_timed_out else ""
         if not any(c.program for c in step.records):
             note = "no candidate had an executable prefix"
+        # stop_after_blocks writes one body part at a time (the bead workflow): a whole
+        # function is not that part, so it is only accepted without it
+        accept = step.passing_index is not None and self.settings.stop_after_blocks is None
+        if accept and step.passing_index is not None:
+            note = (
+                f"candidate {step.passing_index + 1} is a complete program that passes every "
+                "visible test: accepted"
+            )
         self.pending = GuidedStepRecord(
             candidates=step.records, signal=step.signal, agreements=self.agreements, note=note
         )
+        if accept and step.passing_program is not None:
+            self.accepted_note = note
+            return step.passing_program, "accepted"
         if step.signal and step.signal != self.signal_text:
             self.signal_text = step.signal
             self.signal_ids = self.model.tokenize(self.prompt.text(step.signal), add_bos=True)
         needed = self.settings.early_stop_agreements
-        if needed and self.agreements >= needed:
-            return self.agreed
+        if needed and self.agreements >= needed and self.agreed is not None:
+            return self.agreed, "early_stop"
         return None
 
     def _blocks_done(self, header_end: int) -> str | None:
@@ -312,6 +329,12 @@ class _CfgRun:
             return before
         return None
 
+    def _finished_body(self, code: str) -> bool:
+        """True at a line start after a complete function body (its last top-level statement
+        a ``return``/``raise``), e.g. on the blank line after it: guiding there cannot change
+        the function — only its end (a dedent), a blank line or dead code can follow."""
+        return code.endswith("\n") and function_complete(code, self.task.entry_point)
+
     # -- the loop --------------------------------------------------------------------------
 
     def run(self) -> Decoded:
@@ -327,10 +350,12 @@ class _CfgRun:
                 code = self.prefix + self.gen_text
                 header = def_header_done(code, self.task.entry_point)
                 if at_line_start and header is not None and self.guide_on:
-                    if lines_since_def % s.k == 0:
-                        agreed = self._guide(plain)
-                        if agreed is not None:
-                            final, stop_reason = agreed, "early_stop"
+                    if lines_since_def % s.k == 0 and not self._finished_body(code):
+                        ended = self._guide(plain)
+                        if ended is not None:
+                            final, stop_reason = ended
+                            if stop_reason == "accepted":
+                                message = self.accepted_note
                             break
                         if self.signal_ids and self.logprobs:
                             if signal is None:

@@ -137,7 +137,8 @@ def test_guidance_steers_to_the_passing_line() -> None:
     assert plain.status == "unsolved" and "y + 2" in plain.program
     assert guided.status == "solved"
     assert guided.program == "def add_one(x):\n    y = x\n    return y + 1\n"
-    assert guided.stop_reason in ("function_end", "eos")
+    # the candidates after the return line reach the function's end and pass: accepted
+    assert guided.stop_reason in ("function_end", "eos", "accepted")
     chosen = [t for line in guided.record.lines for t in line.tokens if t.text == "1"]
     assert chosen and chosen[-1].p_plain == 0.0 and chosen[-1].p_guided == 1.0
     assert chosen[-1].plain_top == "2"
@@ -401,3 +402,67 @@ def test_finish_of_tells_the_line_limit_from_a_stop_sequence() -> None:
     assert finish_of(model, completion("a\n```", "a\n"), ["```"], 2) == "stop"
     assert finish_of(model, completion("a\n", "a\n", "eos"), ["```"], 2) == "eos"
     assert finish_of(model, completion("a\nb", "a\nb", "length"), ["```"], 2) == "length"
+
+
+# --- accepting a passing candidate, skipping steps after a complete body --------------------
+
+
+def test_a_complete_candidate_passing_every_visible_test_is_accepted_at_once() -> None:
+    executor = FakeExecutor(judge)
+    got = decode(TASK, FunctionModel(follow(RIGHT)), executor, DecoderSettings(d=3, s=2, t=0.0))
+    assert got.status == "solved" and got.stop_reason == "accepted"
+    assert got.program == "def add_one(x):\n    y = x\n    return y + 1\n"
+    assert "accepted" in got.message and "passes every visible test" in got.message
+    steps = [line.guided for line in got.record.lines if line.guided is not None]
+    assert len(steps) == 1  # the first guided line found it; no further steps
+    assert steps[0] is not None and "accepted" in steps[0].note
+    # the accepted lines are in the record, after the def line the decoder wrote itself
+    assert "".join(line.text for line in got.record.lines).endswith("return y + 1\n")
+
+
+def test_a_candidate_passing_only_some_visible_tests_is_not_accepted() -> None:
+    task = Task(
+        task_id="t2",
+        description="Add one to x.",
+        entry_point="add_one",
+        tests=(
+            TestCase.from_assert("assert add_one(1) == 2"),
+            TestCase.from_assert("assert add_one(2) == 4"),
+        ),
+    )
+
+    def half(request: RunRequest) -> RunResult:
+        return RunResult(
+            results=tuple(
+                TestResult(test=t, status="passed" if i == 0 else "failed", message="")
+                for i, t in enumerate(request.tests)
+            )
+        )
+
+    got = decode(
+        task,
+        FunctionModel(follow(RIGHT)),
+        FakeExecutor(half),
+        DecoderSettings(d=3, s=2, t=0.0, early_stop_agreements=0),
+    )
+    assert got.stop_reason == "function_end" and got.status == "unsolved"
+
+
+def test_no_guided_step_after_a_complete_function_body() -> None:
+    # the body is complete after the return line: the blank line and what follows get no
+    # candidates, so nothing runs there
+    program = "def add_one(x):\n    y = x\n    return y + 2\n\n\nprint(1)\n"
+    executor = FakeExecutor(judge)
+    got = decode(
+        TASK,
+        FunctionModel(follow(program)),
+        executor,
+        DecoderSettings(d=1, s=1, t=0.0, early_stop_agreements=0),
+    )
+    assert got.stop_reason == "function_end"
+    guided = [line.index for line in got.record.lines if line.guided is not None]
+    texts = [line.text for line in got.record.lines]
+    assert texts[1:5] == ["    y = x", "    return y + 2", "", ""]
+    assert guided == [1, 2]  # not on the blank lines after the return
+    # two candidate runs and the final verdict (the last candidate's program, cached)
+    assert len(executor.requests) == 2
