@@ -108,6 +108,37 @@ def _rank(attempt: _Attempt) -> tuple[int, int, int]:
     return (d.status == "solved", passed, d.status != "no_function")
 
 
+def _summary(attempt: _Attempt) -> dict[str, Any]:
+    """One attempt in ``SolveResult.config["tried"]``: what it cost and how far it got.
+
+    Keys: ``attempt`` (its index), ``label``, ``seconds``, ``tokens_generated``,
+    ``programs_executed``, ``status``, ``stop_reason``, ``tests_passed`` (the most visible
+    tests any of its programs passed, the final one or a candidate; ``None``: nothing ran),
+    ``n_tests`` and ``candidate_passed`` (some candidate passed every visible test).
+    """
+    d = attempt.decoded
+    passed = [d.visible.n_passed] if d.visible is not None else []
+    candidate_passed = False
+    for line in d.record.lines:
+        for candidate in line.guided.candidates if line.guided is not None else ():
+            n = sum(t.status == "passed" for t in candidate.tests)
+            if candidate.tests:
+                passed.append(n)
+                candidate_passed = candidate_passed or n == len(candidate.tests)
+    return {
+        "attempt": attempt.index,
+        "label": attempt.settings.label(),
+        "seconds": round(d.cost.seconds, 3),
+        "tokens_generated": d.cost.tokens_generated,
+        "programs_executed": d.cost.programs_executed,
+        "status": d.status,
+        "stop_reason": d.stop_reason,
+        "tests_passed": max(passed) if passed else None,
+        "n_tests": len(d.visible.results) if d.visible is not None else None,
+        "candidate_passed": candidate_passed,
+    }
+
+
 def _sum(costs: Sequence[Cost]) -> Cost:
     total = Cost()
     for c in costs:
@@ -174,7 +205,9 @@ def solve(
 
     Returns:
         The result; ``status`` says how it ended, ``config`` which configuration produced the
-        program, ``cost`` what the whole method cost.
+        program (and, under ``tried``, a summary of every attempt in order: label, seconds,
+        stop reason, visible tests passed, whether a candidate passed), ``cost`` what the
+        whole method cost.
 
     Raises:
         UserError: an unknown method, or workers > 1 without factories (caller mistakes, not
@@ -242,6 +275,7 @@ def solve(
         "label": best.settings.label(),
         "attempt": best.index,
         "attempts": len(attempts),
+        "tried": [_summary(a) for a in sorted(attempts, key=lambda a: a.index)],
     }
     return SolveResult(
         task_id=task.task_id,

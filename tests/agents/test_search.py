@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -104,6 +105,32 @@ def test_egcfg_tries_the_grid_in_order_and_reports_the_solver() -> None:
     # the grid shares one cache: the first two configurations wrote the same program, run once
     search_runs = [r.program for r in fake.requests if r.trace]
     assert len(search_runs) == len(set(search_runs)) == 2
+
+
+def test_every_attempt_is_summarised_in_the_config() -> None:
+    def brain(ctx: str) -> dict[str, float]:
+        return writes({"1": 0.0} if "[BEGIN]" in ctx else {"2": 0.0}).fn(ctx)
+
+    def judge(request: RunRequest) -> RunResult:
+        return FakeExecutor().on_run(request) if "+ 1" in request.program else _failed(request)
+
+    grid = [DecoderSettings(gamma=0.0), DecoderSettings(gamma=0.0, prompt_type="fewshot")]
+    result = solve(TASK, FunctionModel(brain), FakeExecutor(judge), method="egcfg", grid=grid)
+    tried = result.config["tried"]
+    assert json.loads(json.dumps(tried)) == tried
+    assert [t["attempt"] for t in tried] == [0, 1]
+    assert [t["label"] for t in tried] == [g.label() for g in grid]
+    assert [t["status"] for t in tried] == ["unsolved", "solved"]
+    assert [t["tests_passed"] for t in tried] == [0, 1]
+    assert all(t["n_tests"] == 1 and t["stop_reason"] and t["seconds"] >= 0 for t in tried)
+    assert [t["candidate_passed"] for t in tried] == [False, False]  # γ=0: no candidates
+    # the keys callers already read are unchanged
+    assert result.config["attempt"] == 1 and result.config["attempts"] == 2
+    # a guided decode whose candidate passed says so
+    guided = solve(TASK, writes({"1": 0.0}), FakeExecutor(), method="cfg")
+    (only,) = guided.config["tried"]
+    assert only["candidate_passed"] is True and only["stop_reason"] == "accepted"
+    assert only["programs_executed"] >= 1 and only["tokens_generated"] > 0
 
 
 def _failed(request: RunRequest) -> RunResult:
