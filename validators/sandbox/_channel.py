@@ -129,15 +129,18 @@ class Channel:
     Args:
         stream: The transport.
         name: A label for error messages (``local worker 1234``).
+        first_id: The id of the first request. A backend with several channels can start each
+            at a random point, so an answer that reached the wrong channel never carries the
+            id that channel waits for (it is then an error, not a silent mix-up).
     """
 
-    def __init__(self, stream: ByteStream, *, name: str = "worker") -> None:
+    def __init__(self, stream: ByteStream, *, name: str = "worker", first_id: int = 1) -> None:
         self.stream = stream
         self.name = name
         self.broken = False
         """True once an error made the channel unusable."""
         self._buffer = b""
-        self._next_id = 0
+        self._next_id = first_id - 1
 
     def _read_line(self, deadline: float) -> dict[str, Any]:
         while True:

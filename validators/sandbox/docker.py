@@ -118,10 +118,9 @@ class _Slot:
         self.channel = Channel(
             FdStream(self.container.reader.fileno(), self.container.writer.fileno()),
             name=f"docker worker {self.container.short_id}",
+            # A random start per container: a misrouted answer can never match.
+            first_id=secrets.randbelow(1 << 40) + 1,
         )
-        # Request ids start at a random point per container, so an answer that reached the
-        # wrong channel can never carry the id that channel waits for (it is then an error).
-        self.channel._next_id = secrets.randbelow(1 << 40)
         try:
             self.ready = self.channel.read_ready(startup_s)
         except ChannelError as exc:
