@@ -19,9 +19,17 @@ from typing import ClassVar
 
 import numpy as np
 
-from beadline.agents.errors import BackendError, ContextOverflowError, UserError
+from beadline.agents.errors import BackendError, UserError
 from beadline.agents.guidance import log_softmax
-from beadline.agents.models.base import Capabilities, Model, NextTokenLogprobs, Session
+from beadline.agents.models.base import (
+    Capabilities,
+    Model,
+    NextTokenLogprobs,
+    Session,
+    common_prefix,
+    fit_window,
+    require_context,
+)
 
 __all__ = ["EOS", "FakeModel", "FunctionModel", "ScriptedModel", "ScriptedSession"]
 
@@ -164,22 +172,12 @@ class ScriptedSession(Session):
         return tuple(self._tokens)
 
     def set_tokens(self, tokens: Sequence[int]) -> None:
-        new = list(tokens)
-        if len(new) > self.model.n_ctx:
-            raise ContextOverflowError(
-                f"context of {len(new)} tokens exceeds the fake model's window of {self.model.n_ctx}"
-            )
-        common = 0
-        for a, b in zip(self._tokens[: self._cached], new, strict=False):
-            if a != b:
-                break
-            common += 1
+        new = fit_window(tokens, self.model)
+        self._cached = common_prefix(self._tokens[: self._cached], new)
         self._tokens = new
-        self._cached = common
 
     def next_logprobs(self) -> NextTokenLogprobs:
-        if not self._tokens:
-            raise UserError("next_logprobs needs a non-empty context")
+        require_context(self._tokens)
         self._evaluated += len(self._tokens) - self._cached
         self._cached = len(self._tokens)
         text = self.model.detokenize(self._tokens)

@@ -21,7 +21,7 @@ from types import TracebackType
 import numpy as np
 import numpy.typing as npt
 
-from beadline.agents.errors import UserError
+from beadline.agents.errors import ContextOverflowError, UserError
 
 __all__ = [
     "Capabilities",
@@ -30,6 +30,9 @@ __all__ = [
     "NextTokenLogprobs",
     "SamplingParams",
     "Session",
+    "common_prefix",
+    "fit_window",
+    "require_context",
 ]
 
 
@@ -185,6 +188,42 @@ class Session(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token sequences (what a KV cache keeps)."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def fit_window(tokens: Sequence[int], model: Model, *, fix: str = "") -> list[int]:
+    """``tokens`` as a list of ints, checked against ``model``'s context window.
+
+    Args:
+        tokens: the new context of a session.
+        model: the model whose ``n_ctx`` bounds it.
+        fix: what else the user can do besides shortening the prompt (``" or ..."``).
+
+    Raises:
+        ContextOverflowError: naming the sizes, the model and the fix.
+    """
+    new = [int(t) for t in tokens]
+    if len(new) > model.n_ctx:
+        raise ContextOverflowError(
+            f"a context of {len(new)} tokens does not fit the window of {model.n_ctx} tokens of "
+            f"model {model.name!r}: shorten the prompt{fix}"
+        )
+    return new
+
+
+def require_context(tokens: Sequence[int]) -> None:
+    """Raise :class:`UserError` when a session is asked for log-probs with no context."""
+    if not tokens:
+        raise UserError("next_logprobs needs a non-empty context: set some tokens first")
 
 
 class Model(ABC):

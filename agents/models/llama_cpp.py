@@ -55,7 +55,15 @@ import numpy.typing as npt
 
 from beadline.agents.errors import BackendError, ContextOverflowError, ModelNotFoundError, UserError
 from beadline.agents.guidance import log_softmax
-from beadline.agents.models.base import Capabilities, Model, NextTokenLogprobs, Session
+from beadline.agents.models.base import (
+    Capabilities,
+    Model,
+    NextTokenLogprobs,
+    Session,
+    common_prefix,
+    fit_window,
+    require_context,
+)
 from beadline.agents.models.registry import PACKAGED_MODELS, resolve_model_path
 
 __all__ = ["LlamaCppModel", "LlamaCppSession"]
@@ -390,8 +398,7 @@ class LlamaCppModel(Model):
         by_ctx: dict[int, list[LlamaCppSession]] = {}
         for s in mine:
             slot = s._live()
-            if not s._tokens:
-                raise UserError("next_logprobs needs a non-empty context: set some tokens first")
+            require_context(s._tokens)
             if slot.logits is None or slot.evaluated != s._tokens:
                 by_ctx.setdefault(id(slot.ctx), []).append(s)
         for group in by_ctx.values():
@@ -417,7 +424,7 @@ class LlamaCppModel(Model):
                     bonus = _PAIR_BONUS * 3 // 4  # joins a session still alone in its context
                 else:
                     bonus = _PAIR_BONUS // 2  # leaves the sibling free for the next session
-                return _common_prefix(sl.evaluated, tokens) + bonus
+                return common_prefix(sl.evaluated, tokens) + bonus
 
             best = max(free, key=score)
             best.busy = True
@@ -459,7 +466,7 @@ class LlamaCppModel(Model):
             # Reproducible: at least _MIN_EVAL tokens go into llama_decode (the last one again
             # if need be): a one-token batch takes other CPU kernels than a longer one, so its
             # keys/values would differ from a fresh evaluation's (see the module docstring).
-            keep = max(0, min(_common_prefix(slot.evaluated, target), len(target) - self._min_eval))
+            keep = max(0, min(common_prefix(slot.evaluated, target), len(target) - self._min_eval))
             slot.logits = None
             if keep < len(slot.evaluated):
                 if not lib.llama_memory_seq_rm(memory, slot.seq, keep, -1):
@@ -536,15 +543,6 @@ def _chunks(n: int, size: int, least: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 class LlamaCppSession(Session):
     """One sequence of a llama.cpp context on a :class:`LlamaCppModel`.
 
@@ -566,21 +564,13 @@ class LlamaCppSession(Session):
 
     def set_tokens(self, tokens: Sequence[int]) -> None:
         self._live()
-        new = [int(t) for t in tokens]
-        limit = self._model.n_ctx
-        if len(new) > limit:
-            train = self._model.n_ctx_train
-            raise ContextOverflowError(
-                f"a context of {len(new)} tokens does not fit the window of {limit} tokens of "
-                f"model {self._model.name!r}: shorten the prompt"
-                + (f" or load it with a larger n_ctx (at most {train})" if train > limit else "")
-            )
-        self._tokens = new
+        limit, train = self._model.n_ctx, self._model.n_ctx_train
+        fix = f" or load it with a larger n_ctx (at most {train})" if train > limit else ""
+        self._tokens = fit_window(tokens, self._model, fix=fix)
 
     def next_logprobs(self) -> NextTokenLogprobs:
         slot = self._live()
-        if not self._tokens:
-            raise UserError("next_logprobs needs a non-empty context: set some tokens first")
+        require_context(self._tokens)
         if slot.logits is None or slot.evaluated != self._tokens:
             (n,) = self._model._evaluate([slot], [self._tokens])
             self._n_evaluated += n

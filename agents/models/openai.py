@@ -47,6 +47,8 @@ from beadline.agents.models.base import (
     NextTokenLogprobs,
     SamplingParams,
     Session,
+    fit_window,
+    require_context,
 )
 
 __all__ = ["Endpoint", "OpenAIModel", "OpenAISession"]
@@ -471,18 +473,13 @@ class OpenAISession(Session):
         return tuple(self._tokens)
 
     def set_tokens(self, tokens: Sequence[int]) -> None:
-        new = [int(t) for t in tokens]
-        if len(new) > self._model.n_ctx:
-            raise ContextOverflowError(
-                f"a context of about {len(new)} tokens exceeds the assumed window of "
-                f"{self._model.n_ctx}: shorten the prompt or pass a larger n_ctx"
-            )
+        fix = " or pass a larger n_ctx (the window is assumed; the server enforces its own)"
+        new = fit_window(tokens, self._model, fix=fix)
         self._model.detokenize(new)  # validates the ids
         self._tokens = new
 
     def next_logprobs(self) -> NextTokenLogprobs:
-        if not self._tokens:
-            raise UserError("next_logprobs needs a non-empty context: set some tokens first")
+        require_context(self._tokens)
         before = self._model.requests
         result = self._model.next_logprobs_of(self._tokens)
         if self._model.requests != before:

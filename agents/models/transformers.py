@@ -25,9 +25,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from beadline.agents.errors import BackendError, ContextOverflowError, ModelNotFoundError, UserError
+from beadline.agents.errors import BackendError, ModelNotFoundError, UserError
 from beadline.agents.guidance import log_softmax
-from beadline.agents.models.base import Capabilities, Model, NextTokenLogprobs, Session
+from beadline.agents.models.base import (
+    Capabilities,
+    Model,
+    NextTokenLogprobs,
+    Session,
+    common_prefix,
+    fit_window,
+    require_context,
+)
 from beadline.agents.models.registry import PACKAGED_MODELS, resolve_model_path
 
 __all__ = ["TransformersModel", "TransformersSession"]
@@ -319,12 +327,7 @@ class TransformersSession(Session):
         return tuple(self._tokens)
 
     def set_tokens(self, tokens: Sequence[int]) -> None:
-        new = [int(t) for t in tokens]
-        if len(new) > self._model.n_ctx:
-            raise ContextOverflowError(
-                f"a context of {len(new)} tokens does not fit the window of {self._model.n_ctx} "
-                f"tokens of model {self._model.name!r}: shorten the prompt"
-            )
+        new = fit_window(tokens, self._model)
         bad = [t for t in new if not 0 <= t < self._model.n_vocab]
         if bad:
             raise UserError(f"token ids {bad[:5]} are outside the vocabulary")
@@ -332,14 +335,8 @@ class TransformersSession(Session):
 
     def _prepare(self) -> int:
         """Drop the cache past the common prefix; return how many tokens are pending."""
-        if not self._tokens:
-            raise UserError("next_logprobs needs a non-empty context: set some tokens first")
-        keep = 0
-        for a, b in zip(self._done, self._tokens, strict=False):
-            if a != b:
-                break
-            keep += 1
-        keep = min(keep, len(self._tokens) - 1)
+        require_context(self._tokens)
+        keep = min(common_prefix(self._done, self._tokens), len(self._tokens) - 1)
         if keep < len(self._done):
             self._done = self._done[:keep]
             self._logprobs = None

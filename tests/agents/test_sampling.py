@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from beadline.agents.errors import BackendError, ContextOverflowError, UserError
-from beadline.agents.models.base import Capabilities, NextTokenLogprobs, SamplingParams
+from beadline.agents.models.base import (
+    Capabilities,
+    NextTokenLogprobs,
+    SamplingParams,
+    common_prefix,
+    fit_window,
+    require_context,
+)
 from beadline.agents.sampling import generate_guided, sample_token, warp
 from beadline.agents.testing import FunctionModel, ScriptedModel
 
@@ -159,3 +166,16 @@ def test_generate_guided_needs_logprobs() -> None:
     model.capabilities = Capabilities(full_vocabulary=True, logprobs=False)
     with pytest.raises(BackendError, match="gamma=1"):
         generate_guided(model, model.tokenize("P"), model.tokenize("!P"))
+
+
+def test_session_helpers_shared_by_every_backend() -> None:
+    assert common_prefix([1, 2, 3], [1, 2, 4, 5]) == 2
+    assert common_prefix([], [1]) == 0
+    assert common_prefix([7, 8], [7, 8]) == 2
+    model = FunctionModel(lambda ctx: {"z": 0.0}, n_ctx=4)
+    assert fit_window((np.int64(1), 2), model) == [1, 2]
+    with pytest.raises(ContextOverflowError, match=r"5 tokens .* window of 4 .* or raise n_ctx"):
+        fit_window(range(5), model, fix=" or raise n_ctx")
+    with pytest.raises(UserError, match="non-empty context"):
+        require_context([])
+    require_context([1])
