@@ -34,7 +34,7 @@ from beadline.agents.settings import DecoderSettings, merge_settings
 from beadline.agents.task import Cost, SolveResult, Task
 from beadline.validators.executor import Executor, Limits, RunRequest, RunResult
 
-__all__ = ["DEFAULT_GRID", "METHODS", "check_task", "default_grid", "solve"]
+__all__ = ["DEFAULT_GRID", "METHODS", "check_task", "default_grid", "repeat_grid", "solve"]
 
 METHODS = ("greedy", "sample-filter", "cfg", "beam", "cfg+beam", "egcfg")
 """The methods :func:`solve` knows."""
@@ -50,6 +50,34 @@ DEFAULT_GRID: tuple[dict[str, Any], ...] = (
 paper's reference grid (s∈{2,3}, t∈{0.7,0.75,0.9,1.2}, d∈{2,3,5}, γ∈{0,0.5,1,3}). The first,
 γ=0, is the plain model (no candidates, a few dozen tokens): a task the model already solves
 costs nothing more; the last samples the final tokens too, so a retry is not a repeat."""
+
+ROUND_SEED_STEP = 1_000
+"""Seed offset of each further round of :func:`repeat_grid`."""
+
+
+def repeat_grid(configs: Sequence[DecoderSettings], rounds: int) -> list[DecoderSettings]:
+    """``configs`` followed by ``rounds - 1`` more passes over them with new seeds.
+
+    A further pass skips what cannot come out differently: a configuration that neither samples
+    candidates (γ=0) nor samples tokens (temperature 0), and any with ``seed=None`` already
+    draws fresh randomness so it is repeated as is. The search stops at the first program that
+    passes the visible tests or when the task's budget ends, so rounds only spend a budget
+    that one pass left unused.
+
+    Raises:
+        UserError: ``rounds`` < 1.
+    """
+    if rounds < 1:
+        raise UserError(f"grid rounds must be ≥ 1, got {rounds}")
+    out = list(configs)
+    for r in range(1, rounds):
+        for config in configs:
+            if config.gamma == 0 and config.temperature == 0:
+                continue
+            seed = None if config.seed is None else config.seed + r * ROUND_SEED_STEP
+            out.append(config.model_copy(update={"seed": seed}))
+    return out
+
 
 SAMPLE_FILTER_TEMPERATURE = 0.8
 """Temperature of ``sample-filter`` samples (when the settings leave it at 0)."""
@@ -174,6 +202,7 @@ def solve(
     method: str = "egcfg",
     settings: DecoderSettings | None = None,
     grid: Sequence[DecoderSettings] | None = None,
+    grid_rounds: int = 1,
     token_budget: int | None = None,
     time_budget_s: float | None = None,
     max_samples: int = 10,
@@ -191,6 +220,8 @@ def solve(
         method: one of :data:`METHODS`.
         settings: base decoder settings (defaults: :class:`DecoderSettings`).
         grid: ``egcfg`` configurations in order (default :func:`default_grid` of ``settings``).
+        grid_rounds: ``egcfg`` passes over the grid (:func:`repeat_grid`); later passes use
+            new seeds and run only while the budgets last.
         token_budget: per-task budget in tokens generated (``sample-filter``, ``egcfg``); a
             run in progress finishes, no new one starts.
         time_budget_s: per-task wall-clock budget of every method: each decode gets the smaller
@@ -224,7 +255,7 @@ def solve(
     base = settings or DecoderSettings()
     try:
         if method == "egcfg":
-            configs = list(grid) if grid else default_grid(base)
+            configs = repeat_grid(list(grid) if grid else default_grid(base), grid_rounds)
             if workers > 1:
                 assert model_factory is not None and executor_factory is not None
                 attempts, costs = _grid_parallel(

@@ -82,8 +82,12 @@ class MethodSpec:
     """The cost field a matched budget is read from."""
     time_budget_s: float | None = None
     """Wall-clock seconds per task (``sample-filter``, ``egcfg``); ``None``: no limit."""
+    grid_rounds: int = 1
+    """Passes over the grid (``egcfg``), new seeds each pass, while the budgets last."""
 
     def __post_init__(self) -> None:
+        if self.grid_rounds < 1:
+            raise UserError(f"method {self.name}: grid_rounds must be ≥ 1, got {self.grid_rounds}")
         if self.name not in METHODS:
             raise UserError(f"unknown method {self.name!r}; choose from {', '.join(METHODS)}")
         if self.token_budget is not None and self.token_budget < 1:
@@ -110,6 +114,8 @@ class MethodSpec:
             out["budget_metric"] = self.budget_metric
         if self.time_budget_s is not None:
             out["time_budget_s"] = self.time_budget_s
+        if self.grid_rounds != 1:
+            out["grid_rounds"] = self.grid_rounds
         return out
 
 
@@ -127,6 +133,8 @@ class SolveCall:
     """The per-task token budget (resolved: fixed, or matched to another method's cost)."""
     time_budget_s: float | None = None
     """Wall-clock seconds per task."""
+    grid_rounds: int = 1
+    """Passes over the grid (``egcfg``)."""
 
 
 Solver = Callable[[Task, SolveCall], SolveResult]
@@ -155,6 +163,7 @@ def make_solver(model: Model, executor: Executor) -> Solver:
             method=call.method,
             settings=settings,
             grid=grid,
+            grid_rounds=call.grid_rounds,
             token_budget=call.token_budget,
             time_budget_s=call.time_budget_s,
         )
@@ -427,7 +436,7 @@ def _check_same_config(
         if spec is None:
             continue
         had = line.get("config", {})
-        for part in ("settings", "grid"):
+        for part in ("settings", "grid", "grid_rounds"):
             if had.get(part) != spec.get(part):
                 raise UserError(
                     f"{path} has {line['method']} runs with {part} {had.get(part)!r}, but this run "
@@ -556,6 +565,7 @@ def run_bench(
                 grid=spec.grid,
                 token_budget=budget,
                 time_budget_s=spec.time_budget_s,
+                grid_rounds=spec.grid_rounds,
             )
             try:
                 result = solver(task, call)

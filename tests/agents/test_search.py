@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from beadline.agents.errors import UserError
-from beadline.agents.search import DEFAULT_GRID, check_task, default_grid, solve
+from beadline.agents.search import DEFAULT_GRID, check_task, default_grid, repeat_grid, solve
 from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Task
 from beadline.agents.testing import FunctionModel
@@ -155,6 +155,43 @@ def test_default_grid_follows_the_base_settings() -> None:
     assert len(grid) == len(DEFAULT_GRID)
     assert all(g.prompt_type == "fewshot" and g.max_new_tokens == 99 for g in grid)
     assert [g.gamma for g in grid] == [g["gamma"] for g in DEFAULT_GRID]
+
+
+def test_repeat_grid_reseeds_what_can_come_out_differently() -> None:
+    grid = [
+        DecoderSettings(gamma=0.0),  # plain greedy: one pass is enough
+        DecoderSettings(gamma=1.0, seed=5),
+        DecoderSettings(gamma=0.0, temperature=0.7, seed=None),
+    ]
+    assert repeat_grid(grid, 1) == grid
+    out = repeat_grid(grid, 3)
+    assert out[:3] == grid
+    assert [(g.gamma, g.seed) for g in out[3:]] == [
+        (1.0, 1005),
+        (0.0, None),
+        (1.0, 2005),
+        (0.0, None),
+    ]
+    with pytest.raises(UserError, match="rounds must be ≥ 1"):
+        repeat_grid(grid, 0)
+
+
+def test_egcfg_rounds_go_on_until_a_program_passes() -> None:
+    def judge(request: RunRequest) -> RunResult:
+        return FakeExecutor().on_run(request) if "+ 1" in request.program else _failed(request)
+
+    def brain(ctx: str) -> dict[str, float]:
+        return writes({"1": -1.0, "2": 0.0}).fn(ctx)
+
+    grid = [DecoderSettings(gamma=0.0, temperature=1.0, top_p=1.0, seed=4)]
+    one = solve(TASK, FunctionModel(brain), FakeExecutor(judge), method="egcfg", grid=grid)
+    assert one.status == "unsolved" and one.config["attempts"] == 1
+    many = solve(
+        TASK, FunctionModel(brain), FakeExecutor(judge), method="egcfg", grid=grid, grid_rounds=40
+    )
+    assert many.status == "solved" and "+ 1" in many.program
+    assert 1 < many.config["attempts"] <= 40
+    assert many.config["seed"] == 4 + many.config["attempt"] * 1_000
 
 
 def _endless() -> FunctionModel:

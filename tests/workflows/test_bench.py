@@ -335,8 +335,10 @@ def test_make_solver_hands_validated_settings_to_search_solve(
         grid=({"d": 3}, {"d": 5, "gamma": 3.0}),
         token_budget=900,
         time_budget_s=60.0,
+        grid_rounds=3,
     )
     assert solver(make_task(11), call).status == "unsolved"
+    assert seen["grid_rounds"] == 3
     assert (seen["model"], seen["executor"], seen["method"]) == ("M", "E", "egcfg")
     assert isinstance(seen["settings"], DecoderSettings)
     assert (seen["settings"].gamma, seen["settings"].s) == (0.5, 3)
@@ -353,6 +355,12 @@ def test_refuses_to_resume_with_other_decoder_settings(tmp_path: Path) -> None:
     other = MethodSpec(name="egcfg", settings={"gamma": 3.0})
     with pytest.raises(UserError, match=r"has egcfg runs with settings \{'gamma': 1.0\}"):
         run_bench({"all": TASKS}, [other], FakeSolver(lambda n, m: True), out)
+    rounds = MethodSpec(name="egcfg", settings={"gamma": 1.0}, grid_rounds=2)
+    assert rounds.config()["grid_rounds"] == 2 and "grid_rounds" not in EGCFG.config()
+    with pytest.raises(UserError, match="has egcfg runs with grid_rounds None, but this run"):
+        run_bench({"all": TASKS}, [rounds], FakeSolver(lambda n, m: True), out)
+    with pytest.raises(UserError, match="grid_rounds must be ≥ 1"):
+        MethodSpec(name="egcfg", grid_rounds=0)
     # adding another method to the same file is fine
     assert (
         run_bench({"all": TASKS[:1]}, [EGCFG, GREEDY], FakeSolver(lambda n, m: True), out).ran == 1

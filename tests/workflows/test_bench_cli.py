@@ -92,6 +92,8 @@ def test_run_resume_and_report(tmp_path: Path, recorder: Recorder) -> None:
         "3",
         "--set",
         "early_stop_agreements=2",
+        "--grid-rounds",
+        "2",
         "--sandbox",
         "local",
     ]
@@ -102,6 +104,8 @@ def test_run_resume_and_report(tmp_path: Path, recorder: Recorder) -> None:
     assert len(lines) == 3 * 3 * 2
     egcfg_call = next(c for _, c in recorder.calls if c.method == "egcfg")
     assert dict(egcfg_call.settings) == {"s": 3, "gamma": 0.5, "early_stop_agreements": 2}
+    assert egcfg_call.grid_rounds == 2
+    assert {c.grid_rounds for _, c in recorder.calls if c.method != "egcfg"} == {1}
     sf = [c for _, c in recorder.calls if c.method == "sample-filter"]
     assert {c.token_budget for c in sf} == {300}  # matched to egcfg's tokens on each task
     assert "ran 18, skipped 0 already finished, 0 errors" in result.output

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from beadline.agents.task import SolveResult
 from beadline.agents.testing import FunctionModel
 from beadline.validators.executor import Executor, TestCase
 from beadline.validators.sandbox.factory import make_executor
@@ -183,3 +185,27 @@ def test_solve_usage_errors_are_one_line() -> None:
     assert result.exit_code == 1 and "cannot infer the function name" in result.output
     result = runner.invoke(cli, ["solve", "/nope.yaml"])
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_solve_egcfg_grid_rounds_reach_the_search(
+    wired: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[SolveResult] = []
+    real = solve_command.solve_task
+
+    def spy(*args: Any, **kwargs: Any) -> SolveResult:
+        seen.append(real(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(solve_command, "solve_task", spy)
+    # each invocation closes its sandbox: give every one a fresh one
+    monkeypatch.setattr(solve_command, "open_executor", lambda kind: make_executor(kind, workers=1))
+    path = _write(tmp_path, "t.yaml", "description: d\ntests: ['assert add_one(1) == 5']\n")
+    args = ["solve", str(path), "--method", "egcfg", "--sandbox", "local", "--time-budget", "30"]
+    assert CliRunner().invoke(cli, args).exit_code == 2
+    assert CliRunner().invoke(cli, [*args, "--grid-rounds", "2"]).exit_code == 2
+    once, twice = (r.config["attempts"] for r in seen)
+    # the γ=0 greedy configuration runs once; every other one again with a new seed
+    assert twice == 2 * once - 1
+    bad = CliRunner().invoke(cli, [*args, "--grid-rounds", "0"])
+    assert bad.exit_code == 2 and "--grid-rounds" in bad.output

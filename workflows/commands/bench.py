@@ -95,6 +95,7 @@ def _methods(
     match_from: tuple[Path, ...],
     budget_metric: str,
     task_time_budget: float | None = None,
+    grid_rounds: int = 1,
 ) -> list[MethodSpec]:
     specs: list[MethodSpec] = []
     for name in names:
@@ -125,6 +126,7 @@ def _methods(
                 if budget_metric == "tokens_evaluated"
                 else "tokens_generated",
                 time_budget_s=task_time_budget,
+                grid_rounds=grid_rounds if name == "egcfg" else 1,
             )
         )
     return specs
@@ -264,6 +266,13 @@ def _knob_options(func: Any) -> Any:
     default=None,
     help="egcfg grid: a YAML/JSON list of settings mappings.",
 )
+@click.option(
+    "--grid-rounds",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="egcfg: passes over the grid, new seeds each pass, while --task-time-budget lasts.",
+)
 @click.option("--set", "extra", multiple=True, help="Any decoder setting, KEY=VALUE (JSON value).")
 @_knob_options
 def run(
@@ -287,6 +296,7 @@ def run(
     retry_errors: bool,
     records: Path | None,
     grid: Path | None,
+    grid_rounds: int,
     extra: tuple[str, ...],
     **knobs: Any,
 ) -> None:
@@ -311,6 +321,7 @@ def run(
         match_from=match_from,
         budget_metric=budget_metric,
         task_time_budget=task_time_budget,
+        grid_rounds=grid_rounds,
     )
     for spec in specs:  # a bad knob fails now, not on every task after the model loaded
         decoder_settings(spec.settings, spec.grid)

@@ -176,6 +176,13 @@ def _task(
 @click.option("--max-new-tokens", type=click.IntRange(1, 8192), help="Token budget per decode.")
 @click.option("--time-budget", type=click.FloatRange(min=1), help="Seconds per task.")
 @click.option(
+    "--grid-rounds",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="egcfg: passes over the grid (new seeds each pass) while --time-budget lasts.",
+)
+@click.option(
     "--record",
     "record_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -200,6 +207,7 @@ def solve(
     seed: int | None,
     max_new_tokens: int | None,
     time_budget: float | None,
+    grid_rounds: int,
     record_path: Path | None,
 ) -> None:
     """Solve one task (TASK_FILE, or --description with --test lines) and print the program,
@@ -237,6 +245,7 @@ def solve(
                 method=method,
                 settings=settings,
                 grid=grid,
+                grid_rounds=grid_rounds,
                 time_budget_s=time_budget,
             )
     finally:
