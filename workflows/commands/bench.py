@@ -30,6 +30,7 @@ from beadline.workflows.bench import (
     pass_rate,
     run_bench,
 )
+from beadline.workflows.commands._options import grid_rounds_option
 from beadline.workflows.datasets import GuideTests, load_tasks, parse_ids
 from beadline.workflows.errors import UserError
 from beadline.workflows.report import write_report
@@ -266,13 +267,7 @@ def _knob_options(func: Any) -> Any:
     default=None,
     help="egcfg grid: a YAML/JSON list of settings mappings.",
 )
-@click.option(
-    "--grid-rounds",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="egcfg: passes over the grid, new seeds each pass, while --task-time-budget lasts.",
-)
+@grid_rounds_option
 @click.option("--set", "extra", multiple=True, help="Any decoder setting, KEY=VALUE (JSON value).")
 @_knob_options
 def run(

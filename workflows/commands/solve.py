@@ -23,6 +23,7 @@ from beadline.agents.search import solve as solve_task
 from beadline.agents.settings import DecoderSettings, merge_settings
 from beadline.agents.task import SolveResult, Task
 from beadline.validators.executor import Executor, RunResult
+from beadline.workflows.commands._options import grid_rounds_option
 from beadline.workflows.errors import UserError
 from beadline.workflows.tasks import load_task_file, make_task
 
@@ -175,13 +176,7 @@ def _task(
 @click.option("--seed", type=int, help="Random seed.")
 @click.option("--max-new-tokens", type=click.IntRange(1, 8192), help="Token budget per decode.")
 @click.option("--time-budget", type=click.FloatRange(min=1), help="Seconds per task.")
-@click.option(
-    "--grid-rounds",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="egcfg: passes over the grid (new seeds each pass) while --time-budget lasts.",
-)
+@grid_rounds_option
 @click.option(
     "--record",
     "record_path",
