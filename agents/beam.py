@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import builtins
 import symtable
+import warnings
 from dataclasses import dataclass
 
 from beadline.agents._decoding import (
@@ -73,6 +74,18 @@ __all__ = [
 _MAX_LINES = 200
 
 
+def _compiles(code: str) -> bool:
+    """Whether ``code`` compiles; the model's code may warn (``"is" with a literal``): those
+    warnings are nobody's business at this point and must not reach the user's terminal."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            compile(code, "<candidate>", "exec")
+        except (SyntaxError, ValueError):
+            return False
+    return True
+
+
 def syntax_ok(code: str) -> float:
     """1.0 when ``code`` compiles as is or with a ``pass`` closing its last open block."""
     text = code if code.endswith("\n") else code + "\n"
@@ -81,22 +94,12 @@ def syntax_ok(code: str) -> float:
     if lines and lines[-1].rstrip().endswith(":"):
         last = lines[-1]
         attempts.append(text + " " * (len(last) - len(last.lstrip()) + 4) + "pass\n")
-    for attempt in attempts:
-        try:
-            compile(attempt, "<candidate>", "exec")
-        except (SyntaxError, ValueError):
-            continue
-        return 1.0
-    return 0.0
+    return 1.0 if any(_compiles(attempt) for attempt in attempts) else 0.0
 
 
 def strict_syntax_ok(code: str) -> float:
     """1.0 when ``code`` compiles exactly as it is (a finished program gets no ``pass``)."""
-    try:
-        compile(code, "<candidate>", "exec")
-    except (SyntaxError, ValueError):
-        return 0.0
-    return 1.0
+    return 1.0 if _compiles(code) else 0.0
 
 
 def undefined_names(code: str, entry_point: str) -> set[str]:
@@ -105,7 +108,9 @@ def undefined_names(code: str, entry_point: str) -> set[str]:
     Returns an empty set when the code does not parse or has no such function.
     """
     try:
-        table = symtable.symtable(code, "<candidate>", "exec")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = symtable.symtable(code, "<candidate>", "exec")
     except SyntaxError:
         return set()
     defined = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}

@@ -78,6 +78,13 @@ def test_syntax_checks() -> None:
     assert strict_syntax_ok("def f(x):\n    return x\n") == 1.0
 
 
+def test_checking_model_code_prints_no_warnings(recwarn: pytest.WarningsRecorder) -> None:
+    warns = 'def f(x):\n    return x is "a"\n'  # SyntaxWarning: "is" with a literal
+    assert syntax_ok(warns) == strict_syntax_ok(warns) == 1.0
+    assert undefined_names(warns, "f") == set()
+    assert not [w for w in recwarn if issubclass(w.category, SyntaxWarning)]
+
+
 def test_static_fallback_without_tests() -> None:
     code = "def f(x):\n    return g(x) + math.pi + len(x)\n"
     assert undefined_names(code, "f") == {"g", "math"}
