@@ -8,7 +8,13 @@ from __future__ import annotations
 import ast
 import re
 
-__all__ = ["body_indent", "body_statements", "def_header_done", "function_end"]
+__all__ = [
+    "body_indent",
+    "body_statements",
+    "def_header_done",
+    "function_complete",
+    "function_end",
+]
 
 
 def _def_re(entry_point: str) -> re.Pattern[str]:
@@ -83,6 +89,17 @@ def body_statements(code: str, entry_point: str) -> int | None:
             return None
         return len(func.body) - minus
     return None
+
+
+def function_complete(code: str, entry_point: str) -> bool:
+    """Whether ``code`` holds the whole target function already: it parses and the function's
+    body ends with a ``return`` or ``raise`` at its top level (what could follow in the body
+    never runs)."""
+    try:
+        func = _target_function(ast.parse(code), entry_point)
+    except SyntaxError:
+        return False
+    return func is not None and isinstance(func.body[-1], ast.Return | ast.Raise)
 
 
 def body_indent(code: str, entry_point: str) -> str | None:

@@ -7,14 +7,19 @@ Private: the public entry points are :func:`beadline.agents.decoder.decode` and
 
 from __future__ import annotations
 
-import ast
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from beadline.agents._code import _def_re, body_statements, def_header_done, function_end
+from beadline.agents._code import (
+    _def_re,
+    body_statements,
+    def_header_done,
+    function_complete,
+    function_end,
+)
 from beadline.agents.guidance import guide
 from beadline.agents.models.base import (
     Completion,
@@ -299,7 +304,7 @@ def guidance_step(
         and all(complete for _, complete, _ in texts)
         and _returns(by_program[distinct[0]][0])
     ):
-        agreed = candidate_code(code, texts[0][0], task.entry_point, "stop")[0]
+        agreed = fulls[0]
     passing_index = next(
         (
             i
@@ -321,20 +326,6 @@ def guidance_step(
         all_timed_out=timed_out,
         tokens_generated=sum(len(c.tokens) for c in completions),
     )
-
-
-def function_complete(code: str, entry_point: str) -> bool:
-    """Whether ``code`` holds the whole target function already: it parses and the function's
-    body ends with a ``return`` or ``raise`` at its top level (what could follow in the body
-    never runs)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return False
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == entry_point:
-            return isinstance(node.body[-1], ast.Return | ast.Raise)
-    return False
 
 
 # --------------------------------------------------------------------------------------------
