@@ -34,6 +34,10 @@ from beadline.workflows.review import TerminalReviewer, drive
 
 __all__ = ["bead"]
 
+DECODE_SECONDS = 120.0
+"""Default time budget of one decoder call (one stage attempt); threads started before the
+option existed resume with it too."""
+
 
 class ProgressView:
     """A live table of the run: one row per stage (and body part), updated from stream events."""
@@ -122,7 +126,7 @@ def _load_options(conn: sqlite3.Connection, thread: str) -> dict[str, Any] | Non
 
 
 def make_generator(
-    model: str, executor: Executor, stack: ExitStack, *, decode_seconds: float = 120.0
+    model: str, executor: Executor, stack: ExitStack, *, decode_seconds: float = DECODE_SECONDS
 ) -> StageGenerator:
     """The generator for ``--model``: ``scripted:FILE.yaml`` (a stage → code mapping) or a model
     name/path for :func:`beadline.agents.models.loader.load_model` (EG-CFG, each decode capped
@@ -179,7 +183,7 @@ def _execute(
             str(options["model"]),
             executor,
             stack,
-            decode_seconds=float(options.get("decode_seconds", 120.0)),
+            decode_seconds=float(options.get("decode_seconds", DECODE_SECONDS)),
         )
         graph = build_bead_graph(
             generator, executor, checkpointer=saver, review=bool(options["review"])
@@ -304,7 +308,7 @@ def bead() -> None:
 @click.option(
     "--decode-seconds",
     type=click.FloatRange(min=1.0),
-    default=120.0,
+    default=DECODE_SECONDS,
     show_default=True,
     help="Time budget of one decoder call (one stage attempt).",
 )
