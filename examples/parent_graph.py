@@ -25,14 +25,14 @@ from langgraph.graph.state import CompiledStateGraph
 from typing_extensions import TypedDict
 
 from beadline.validators.executor import Executor
-from beadline.workflows.bead import Bead, load_bead_file
-from beadline.workflows.generation import (
+from beadline.workflows.bead.generation import (
     GeneratedStage,
     ScriptedGenerator,
     StageGenerator,
     StageRequest,
 )
-from beadline.workflows.graph import build_bead_graph
+from beadline.workflows.bead.graph import build_bead_graph
+from beadline.workflows.bead.spec import Bead, load_bead_file
 
 HERE = Path(__file__).resolve().parent
 
@@ -122,7 +122,7 @@ def main() -> None:
             generator: Any = ScriptedGenerator(fn=scripted_stage)
         else:
             from beadline.agents.models.loader import load_model
-            from beadline.workflows.generation import EgcfgGenerator
+            from beadline.workflows.bead.generation import EgcfgGenerator
 
             generator = EgcfgGenerator(load_model(args.model), executor)
         parent = build_parent_graph(generator, executor, checkpointer=InMemorySaver())
