@@ -26,8 +26,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
-from beadline.agents._decoding import Decoded, ExecutionCache
-from beadline.agents.decoder import decode
+from beadline.agents.decoding.cfg import decode
+from beadline.agents.decoding.step import Decoded, ExecutionCache
 from beadline.agents.errors import BeadlineError, UserError
 from beadline.agents.models.base import Model
 from beadline.agents.settings import DecoderSettings, merge_settings

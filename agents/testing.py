@@ -19,8 +19,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from beadline.agents.decoding.guidance import log_softmax
 from beadline.agents.errors import BackendError, UserError
-from beadline.agents.guidance import log_softmax
 from beadline.agents.models.base import (
     Capabilities,
     Model,

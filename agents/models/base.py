@@ -306,7 +306,7 @@ class Model(ABC):
         request. A continuation ends at EOS, at a stop sequence (excluded from the text), after
         ``stop_lines`` newline characters, or at ``max_tokens``.
         """
-        from beadline.agents.sampling import complete_by_tokens
+        from beadline.agents.decoding.sampling import complete_by_tokens
 
         return complete_by_tokens(
             self,

@@ -53,8 +53,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from beadline.agents.decoding.guidance import log_softmax
 from beadline.agents.errors import BackendError, ContextOverflowError, ModelNotFoundError, UserError
-from beadline.agents.guidance import log_softmax
 from beadline.agents.models.base import (
     Capabilities,
     Model,

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from beadline.agents.decoding.guidance import log_softmax
 from beadline.agents.errors import BackendError, ModelNotFoundError, UserError
-from beadline.agents.guidance import log_softmax
 from beadline.agents.models.base import (
     Capabilities,
     Model,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from beadline.agents.guidance import guide
+from beadline.agents.decoding.guidance import guide
 from beadline.agents.models.llama_cpp import LlamaCppModel
 from beadline.workflows.cli import cli
 from beadline.workflows.cli.generate import signal_context

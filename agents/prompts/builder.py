@@ -1,7 +1,7 @@
-"""Prompts of the EG-CFG decoder, built from the data files in ``agents/prompt_templates/``.
+"""Prompts of the EG-CFG decoder, built from the data files in ``agents/prompts/templates/``.
 
-The templates live in ``prompt_templates/templates.yaml`` and the few-shot examples (MBPP problems 1–10,
-CC-BY-4.0, attribution in the file) in ``prompt_templates/mbpp_shots.yaml``; this module only fills them.
+The templates live in ``templates/templates.yaml`` and the few-shot examples (MBPP problems 1–10,
+CC-BY-4.0, attribution in the file) in ``templates/mbpp_shots.yaml``; this module only fills them.
 
 A :class:`Prompt` is cut where the dynamic signal goes, *before the answer*::
 
@@ -39,7 +39,7 @@ __all__ = [
     "show_tests",
 ]
 
-PROMPTS_DIR = Path(__file__).resolve().parent / "prompt_templates"
+PROMPTS_DIR = Path(__file__).resolve().parent / "templates"
 """The folder holding the prompt data files."""
 
 _SENTINEL = "\x00BEADLINE-SIGNAL\x00"

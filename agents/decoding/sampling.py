@@ -2,7 +2,7 @@
 
 Temperature and top-p are applied *after* guidance, to the guided log-probabilities.
 :func:`generate_guided` is the simplest guided decoder (a fixed signal context); the EG-CFG
-decoder, which rebuilds the signal as it goes, lives in :mod:`beadline.agents.decoder`.
+decoder, which rebuilds the signal as it goes, lives in :mod:`beadline.agents.decoding.cfg`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from beadline.agents.decoding.guidance import check_gamma, guide, log_softmax
 from beadline.agents.errors import BackendError, UserError
-from beadline.agents.guidance import check_gamma, guide, log_softmax
 from beadline.agents.models.base import Completion, NextTokenLogprobs, SamplingParams
 
 if TYPE_CHECKING:
@@ -229,7 +229,7 @@ def generate_guided(
         model: any backend with log-probabilities.
         plain_tokens: the plain context P.
         signal_tokens: the signal context P+S (the decoder decides where S goes).
-        gamma: guidance strength (see :mod:`beadline.agents.guidance`).
+        gamma: guidance strength (see :mod:`beadline.agents.decoding.guidance`).
         params: temperature / top-p / seed, applied after guidance.
         max_tokens: the most tokens to generate.
         stop: stop sequences (excluded from the text).

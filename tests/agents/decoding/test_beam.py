@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from beadline.agents.beam import (
+from beadline.agents.decoding.beam import (
     ExecScore,
     execution_score,
     score,
@@ -14,7 +14,7 @@ from beadline.agents.beam import (
     syntax_ok,
     undefined_names,
 )
-from beadline.agents.decoder import decode
+from beadline.agents.decoding.cfg import decode
 from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Task
 from beadline.agents.testing import FunctionModel

@@ -6,10 +6,10 @@ from typing import ClassVar
 
 import pytest
 
+from beadline.agents.decoding.signal import CandidateRun, render_signal
 from beadline.agents.errors import UserError
 from beadline.agents.models.base import Capabilities
-from beadline.agents.prompts import build_prompt, invocation, load_shots
-from beadline.agents.signal import CandidateRun, render_signal
+from beadline.agents.prompts.builder import build_prompt, invocation, load_shots
 from beadline.agents.task import Task
 from beadline.agents.testing import FunctionModel
 from beadline.validators.executor import RunResult, TestCase, TestResult, Trace, TraceEvent

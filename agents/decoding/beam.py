@@ -43,7 +43,7 @@ import symtable
 import warnings
 from dataclasses import dataclass
 
-from beadline.agents._decoding import (
+from beadline.agents.decoding.step import (
     Clock,
     Decoded,
     ExecutionCache,
@@ -55,7 +55,7 @@ from beadline.agents._decoding import (
     guided_lines,
 )
 from beadline.agents.models.base import Completion, Model, SamplingParams, Session
-from beadline.agents.prompts import build_prompt
+from beadline.agents.prompts.builder import build_prompt
 from beadline.agents.record import BeamCandidateRecord, BeamStepRecord
 from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Cost, Task
@@ -234,8 +234,8 @@ def beam_decode(
     cache: ExecutionCache | None = None,
 ) -> Decoded:
     """Decode with the execution-scored beam (``beam``) or guided lines inside it
-    (``cfg+beam``). See the module docstring; arguments as :func:`~beadline.agents.decoder.decode`."""
-    from beadline.agents.decoder import finish
+    (``cfg+beam``). See the module docstring; arguments as :func:`~beadline.agents.decoding.cfg.decode`."""
+    from beadline.agents.decoding.cfg import finish
 
     cache = cache if cache is not None else ExecutionCache()
     clock = Clock(settings.time_budget_s)

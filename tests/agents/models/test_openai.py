@@ -18,8 +18,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import httpx
 import pytest
 
+from beadline.agents.decoding.guidance import guide
 from beadline.agents.errors import BackendError, ContextOverflowError, UserError
-from beadline.agents.guidance import guide
 from beadline.agents.models.base import Model, NextTokenLogprobs, SamplingParams
 from beadline.agents.models.llama_cpp import LlamaCppModel
 from beadline.agents.models.openai import OpenAIModel

@@ -2,7 +2,7 @@
 
 :func:`decode` writes one program for a :class:`~beadline.agents.task.Task` (DESIGN.md §1):
 
-1. Build the prompt (:mod:`beadline.agents.prompts`) and open two contexts on the model: the
+1. Build the prompt (:mod:`beadline.agents.prompts.builder`) and open two contexts on the model: the
    plain one P and the signal one P+S (the dynamic signal S inserted before the answer).
 2. Decode token by token. Once the target ``def`` line is written (at once when a signature or
    code prefix is given), at the start of every k-th new line: sample ``s`` candidates ``d``
@@ -22,7 +22,7 @@
 A task without visible tests is decoded without guidance (there is nothing to execute; the
 scored beam falls back to static checks instead). ``stop_after_blocks`` applies to ``cfg``.
 
-The strategies ``beam`` and ``cfg+beam`` are in :mod:`beadline.agents.beam`; :func:`decode`
+The strategies ``beam`` and ``cfg+beam`` are in :mod:`beadline.agents.decoding.beam`; :func:`decode`
 dispatches to them by ``settings.strategy``.
 """
 
@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from beadline.agents._decoding import (
+from beadline.agents.decoding.step import (
     Clock,
     Decoded,
     ExecutionCache,
@@ -45,7 +45,7 @@ from beadline.agents._decoding import (
 )
 from beadline.agents.errors import ContextOverflowError, UserError
 from beadline.agents.models.base import Model, SamplingParams, Session
-from beadline.agents.prompts import Prompt, build_prompt
+from beadline.agents.prompts.builder import Prompt, build_prompt
 from beadline.agents.record import DecodeRecord, GuidedStepRecord, LineRecord, TokenRecord
 from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Cost, SolveStatus, Task
@@ -85,7 +85,7 @@ def decode(
     settings = settings or DecoderSettings()
     cache = cache if cache is not None else ExecutionCache()
     if settings.strategy != "cfg":
-        from beadline.agents.beam import beam_decode
+        from beadline.agents.decoding.beam import beam_decode
 
         return beam_decode(task, model, executor, settings, cache=cache)
     return _CfgRun(task, model, executor, settings, cache).run()

@@ -1,8 +1,8 @@
 """Pieces shared by the guided decoder and the scored beam: code structure, execution cache,
 candidate sampling and execution, the dynamic signal, guided token steps.
 
-Private: the public entry points are :func:`beadline.agents.decoder.decode` and
-:mod:`beadline.agents.beam`.
+Private: the public entry points are :func:`beadline.agents.decoding.cfg.decode` and
+:mod:`beadline.agents.decoding.beam`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ from beadline.agents._code import (
     function_complete,
     function_end,
 )
-from beadline.agents.guidance import guide
+from beadline.agents.decoding.guidance import guide
+from beadline.agents.decoding.sampling import sample_token
+from beadline.agents.decoding.signal import (
+    CandidateRun,
+    describe_outcome,
+    render_signal,
+    trace_text,
+)
 from beadline.agents.models.base import (
     Completion,
     Model,
@@ -28,11 +35,9 @@ from beadline.agents.models.base import (
     SamplingParams,
     Session,
 )
-from beadline.agents.prompts import Prompt
+from beadline.agents.prompts.builder import Prompt
 from beadline.agents.record import CandidateRecord, DecodeRecord, TestRecord, TokenRecord
-from beadline.agents.sampling import sample_token
 from beadline.agents.settings import DecoderSettings
-from beadline.agents.signal import CandidateRun, describe_outcome, render_signal, trace_text
 from beadline.agents.task import Cost, SolveStatus, Task
 from beadline.validators.executor import Executor, Limits, RunRequest, RunResult, TestCase
 from beadline.validators.partial import make_executable
@@ -51,7 +56,7 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True)
 class Decoded:
-    """The outcome of :func:`beadline.agents.decoder.decode`."""
+    """The outcome of :func:`beadline.agents.decoding.cfg.decode`."""
 
     program: str
     """The final program (imports, the function; empty when none was written)."""

@@ -2,7 +2,7 @@
 
 For each distinct executable candidate the signal shows its code, then per test case the
 invocation, the line trace (rendered by :func:`beadline.validators.tracer.render_trace`) and the
-outcome. The template is data (``prompt_templates/templates.yaml``, key ``signal``). The block is cut to
+outcome. The template is data (``agents/prompts/templates/templates.yaml``, key ``signal``). The block is cut to
 a character budget so a small model's context and the re-evaluation cost stay bounded: each
 trace to ``trace_chars``, the whole block to ``max_chars`` (later candidates are dropped first).
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from beadline.agents.prompts import invocation, load_templates
+from beadline.agents.prompts.builder import invocation, load_templates
 from beadline.validators.executor import RunResult, TestResult, Trace
 from beadline.validators.tracer import render_trace
 

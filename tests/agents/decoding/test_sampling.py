@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from beadline.agents.decoding.sampling import generate_guided, sample_token, warp
 from beadline.agents.errors import BackendError, ContextOverflowError, UserError
 from beadline.agents.models.base import (
     Capabilities,
@@ -16,7 +17,6 @@ from beadline.agents.models.base import (
     fit_window,
     require_context,
 )
-from beadline.agents.sampling import generate_guided, sample_token, warp
 from beadline.agents.testing import FunctionModel, ScriptedModel
 
 D = NextTokenLogprobs(np.log(np.array([0.5, 0.3, 0.2])))

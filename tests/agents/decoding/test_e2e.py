@@ -14,7 +14,7 @@ from beadline.agents.task import Task
 from beadline.validators.executor import TestCase
 from beadline.validators.sandbox.factory import make_executor
 
-MBPP = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mbpp.jsonl"
+MBPP = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "mbpp.jsonl"
 
 
 def _mbpp(task_id: int) -> Task:

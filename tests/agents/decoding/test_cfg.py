@@ -9,12 +9,12 @@ from typing import ClassVar
 
 import pytest
 
-from beadline.agents.decoder import ExecutionCache, decode
+from beadline.agents.decoding.cfg import ExecutionCache, decode
+from beadline.agents.decoding.sampling import complete_by_tokens
 from beadline.agents.errors import UserError
 from beadline.agents.models.base import Capabilities, SamplingParams
-from beadline.agents.prompts import build_prompt
+from beadline.agents.prompts.builder import build_prompt
 from beadline.agents.record import DecodeRecord
-from beadline.agents.sampling import complete_by_tokens
 from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Task
 from beadline.agents.testing import FunctionModel
@@ -390,7 +390,7 @@ def test_a_candidate_ending_with_eos_or_a_stop_sequence_is_complete() -> None:
 
 
 def test_finish_of_tells_the_line_limit_from_a_stop_sequence() -> None:
-    from beadline.agents._decoding import finish_of
+    from beadline.agents.decoding.step import finish_of
     from beadline.agents.models.base import Completion
 
     model = FunctionModel(lambda ctx: {})

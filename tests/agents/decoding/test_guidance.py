@@ -7,8 +7,14 @@ import math
 import numpy as np
 import pytest
 
+from beadline.agents.decoding.guidance import (
+    check_gamma,
+    guide,
+    guide_dense,
+    log_softmax,
+    topk_floor,
+)
 from beadline.agents.errors import UserError
-from beadline.agents.guidance import check_gamma, guide, guide_dense, log_softmax, topk_floor
 from beadline.agents.models.base import NextTokenLogprobs
 
 P = np.log(np.array([0.5, 0.3, 0.2]))
