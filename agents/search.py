@@ -26,8 +26,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
-from beadline.agents.decoding.cfg import decode
-from beadline.agents.decoding.step import Decoded, ExecutionCache
+from beadline.agents.decoding import Decoded, ExecutionCache, decode
 from beadline.agents.errors import BeadlineError, UserError
 from beadline.agents.models.base import Model
 from beadline.agents.settings import DecoderSettings, merge_settings

@@ -32,7 +32,7 @@ Strategy = Literal["cfg", "beam", "cfg+beam"]
 
 
 class DecoderSettings(BaseModel):
-    """Everything :func:`beadline.agents.decoding.cfg.decode` can be told. Immutable."""
+    """Everything :func:`beadline.agents.decoding.decode` can be told. Immutable."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -43,17 +43,11 @@ import symtable
 import warnings
 from dataclasses import dataclass
 
-from beadline.agents.decoding.step import (
-    Clock,
-    Decoded,
-    ExecutionCache,
-    def_header_done,
-    exec_limits,
-    executable,
-    function_end,
-    guidance_step,
-    guided_lines,
-)
+from beadline.agents._code import def_header_done, function_end
+from beadline.agents.decoding.cache import ExecutionCache, exec_limits
+from beadline.agents.decoding.outcome import Clock, Decoded, finish
+from beadline.agents.decoding.step import executable, guidance_step
+from beadline.agents.decoding.tokens import guided_lines
 from beadline.agents.models.base import Completion, Model, SamplingParams, Session
 from beadline.agents.prompts.builder import build_prompt
 from beadline.agents.record import BeamCandidateRecord, BeamStepRecord
@@ -234,9 +228,7 @@ def beam_decode(
     cache: ExecutionCache | None = None,
 ) -> Decoded:
     """Decode with the execution-scored beam (``beam``) or guided lines inside it
-    (``cfg+beam``). See the module docstring; arguments as :func:`~beadline.agents.decoding.cfg.decode`."""
-    from beadline.agents.decoding.cfg import finish
-
+    (``cfg+beam``). See the module docstring; arguments as :func:`~beadline.agents.decoding.decode`."""
     cache = cache if cache is not None else ExecutionCache()
     clock = Clock(settings.time_budget_s)
     executed_at_start = cache.executed

@@ -1,6 +1,6 @@
-"""The EG-CFG decoder: line-by-line code generation guided by execution traces.
+"""The ``cfg`` strategy: EG-CFG's line loop, code written token by token under execution guidance.
 
-:func:`decode` writes one program for a :class:`~beadline.agents.task.Task` (DESIGN.md §1):
+:func:`cfg_decode` writes one program for a :class:`~beadline.agents.task.Task` (DESIGN.md §1):
 
 1. Build the prompt (:mod:`beadline.agents.prompts.builder`) and open two contexts on the model: the
    plain one P and the signal one P+S (the dynamic signal S inserted before the answer).
@@ -22,72 +22,44 @@
 A task without visible tests is decoded without guidance (there is nothing to execute; the
 scored beam falls back to static checks instead). ``stop_after_blocks`` applies to ``cfg``.
 
-The strategies ``beam`` and ``cfg+beam`` are in :mod:`beadline.agents.decoding.beam`; :func:`decode`
-dispatches to them by ``settings.strategy``.
+The loop is :class:`_CfgRun`; its parts are modules of their own: the guidance step
+(:mod:`~beadline.agents.decoding.step`), the guided token choice
+(:mod:`~beadline.agents.decoding.tokens`), the final judging (:mod:`~beadline.agents.decoding.outcome`).
+The strategies ``beam`` and ``cfg+beam`` are in :mod:`beadline.agents.decoding.beam`;
+:func:`beadline.agents.decoding.decode` picks one by ``settings.strategy``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from beadline.agents.decoding.step import (
-    Clock,
-    Decoded,
-    ExecutionCache,
-    body_statements,
-    choose_token,
-    def_header_done,
-    function_complete,
-    function_end,
-    guidance_step,
-)
+from beadline.agents._code import body_statements, def_header_done, function_complete, function_end
+from beadline.agents.decoding.cache import ExecutionCache
+from beadline.agents.decoding.outcome import Clock, Decoded, finish
+from beadline.agents.decoding.step import guidance_step
+from beadline.agents.decoding.tokens import choose_token
 from beadline.agents.errors import ContextOverflowError, UserError
 from beadline.agents.models.base import Model, SamplingParams, Session
-from beadline.agents.prompts.builder import Prompt, build_prompt
-from beadline.agents.record import DecodeRecord, GuidedStepRecord, LineRecord, TokenRecord
+from beadline.agents.prompts.builder import build_prompt
+from beadline.agents.record import GuidedStepRecord, LineRecord, TokenRecord
 from beadline.agents.settings import DecoderSettings
-from beadline.agents.task import Cost, SolveStatus, Task
-from beadline.validators.executor import Executor, RunResult
+from beadline.agents.task import Cost, Task
+from beadline.validators.executor import Executor
 
-__all__ = ["Decoded", "ExecutionCache", "decode", "finish"]
+__all__ = ["cfg_decode"]
 
 _CONTINUATIONS = ("else", "elif", "except", "finally")
 
 
-def decode(
+def cfg_decode(
     task: Task,
     model: Model,
     executor: Executor,
-    settings: DecoderSettings | None = None,
+    settings: DecoderSettings,
     *,
-    cache: ExecutionCache | None = None,
+    cache: ExecutionCache,
 ) -> Decoded:
-    """Write a program for ``task`` with execution-guided decoding.
-
-    Args:
-        task: the task; the model continues after ``task.prompt`` (or ``task.signature``) when
-            given. Candidates run on ``task.tests`` only.
-        model: the language model.
-        executor: the sandbox the candidates run in.
-        settings: decoder settings (defaults: :class:`DecoderSettings`).
-        cache: an execution cache to share across decodes of the same task.
-
-    Returns:
-        The program, its status (``solved`` when it passes the visible tests), cost and record.
-
-    Raises:
-        UserError: settings the model cannot honour (e.g. γ other than 0 or 1 without logprobs)
-            or a prompt type the task cannot use.
-        BackendError, SandboxError: the model or the sandbox itself failed.
-    """
-    settings = settings or DecoderSettings()
-    cache = cache if cache is not None else ExecutionCache()
-    if settings.strategy != "cfg":
-        from beadline.agents.decoding.beam import beam_decode
-
-        return beam_decode(task, model, executor, settings, cache=cache)
+    """Decode with the ``cfg`` strategy; arguments and errors as :func:`beadline.agents.decoding.decode`."""
     return _CfgRun(task, model, executor, settings, cache).run()
 
 
@@ -100,89 +72,6 @@ def _body_indent(code: str, header_end: int) -> int | None:
         if line.strip():
             return _indent(line)
     return None
-
-
-def finish(
-    *,
-    task: Task,
-    model: Model,
-    executor: Executor,
-    settings: DecoderSettings,
-    cache: ExecutionCache,
-    prompt: Prompt,
-    program: str,
-    stop_reason: str,
-    message: str,
-    cost: Cost,
-    lines: Sequence[LineRecord] = (),
-    beam: Sequence[object] = (),
-) -> Decoded:
-    """Judge the final program on the visible tests and assemble :class:`Decoded`."""
-    program = program.rstrip() + "\n" if program.strip() else ""
-    visible: RunResult | None = None
-    status: SolveStatus
-    executed_before = cache.executed
-    if def_header_done(program + "\n", task.entry_point) is None:
-        status = "no_function"
-        why = f"the model never wrote `def {task.entry_point}(`"
-        message = f"{why} ({message})" if message else why
-    else:
-        if task.tests:
-            (visible, _cached), *_ = cache.run(
-                executor,
-                [program],
-                task.tests,
-                setup=task.setup,
-                entry_point=task.entry_point,
-            )
-        if visible is not None and visible.passed:
-            status = "solved"
-        elif stop_reason == "budget":
-            status = "budget"
-        else:
-            status = "unsolved"
-            if not task.tests:
-                message = message or "no visible tests: the program was not checked"
-            elif visible is not None:
-                message = (
-                    message or f"passes {visible.n_passed}/{len(visible.results)} visible tests"
-                )
-    cost = Cost(
-        tokens_evaluated=cost.tokens_evaluated,
-        tokens_generated=cost.tokens_generated,
-        programs_executed=cost.programs_executed + cache.executed - executed_before,
-        seconds=cost.seconds,
-    )
-    record = DecodeRecord(
-        task_id=task.task_id,
-        entry_point=task.entry_point,
-        model=model.name,
-        settings=settings.model_dump(mode="json"),
-        prompt_type=prompt.prompt_type,
-        prompt=prompt.text(),
-        program_prefix=prompt.program_prefix,
-        lines=tuple(lines),
-        beam=tuple(beam),  # type: ignore[arg-type]
-        program=program,
-        status=status,
-        stop_reason=stop_reason,
-        message=message,
-        cost={
-            "tokens_evaluated": cost.tokens_evaluated,
-            "tokens_generated": cost.tokens_generated,
-            "programs_executed": cost.programs_executed,
-            "seconds": round(cost.seconds, 3),
-        },
-    )
-    return Decoded(
-        program=program,
-        status=status,
-        cost=cost,
-        record=record,
-        message=message,
-        stop_reason=stop_reason,
-        visible=visible,
-    )
 
 
 class _CfgRun:

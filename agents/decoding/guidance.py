@@ -38,41 +38,12 @@ import numpy as np
 import numpy.typing as npt
 
 from beadline.agents.errors import UserError
-from beadline.agents.models.base import NextTokenLogprobs
+from beadline.agents.models.sampling import NextTokenLogprobs, log_softmax
 
-__all__ = ["check_gamma", "guide", "guide_dense", "log_softmax", "topk_floor"]
+__all__ = ["check_gamma", "guide", "guide_dense", "topk_floor"]
 
 _MIN_REST = 1e-12
 """Smallest leftover mass :func:`topk_floor` assumes (keeps the floor finite)."""
-
-
-def log_softmax(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Numerically stable log-softmax of a 1-D array; −inf entries stay −inf.
-
-    Returns a new float64 array; the input is not changed.
-
-    Raises:
-        UserError: every entry is −inf (nothing can be sampled), or an entry is NaN or +inf.
-
-    Example:
-        >>> log_softmax([0.0, 0.0, float("-inf")]).round(4).tolist()
-        [-0.6931, -0.6931, -inf]
-    """
-    arr = np.asarray(values, dtype=np.float64)
-    if np.isnan(arr).any() or np.isposinf(arr).any():
-        raise UserError(
-            "log-probabilities/logits contain NaN or +inf: the model output is broken "
-            "(check the model file)"
-        )
-    finite = np.isfinite(arr)
-    if not finite.any():
-        raise UserError("every token has probability 0: nothing can be sampled")
-    peak = arr[finite].max()
-    with np.errstate(over="ignore"):  # a difference beyond float range is exp(...) = 0 anyway
-        shifted = np.where(finite, arr - peak, -np.inf)
-    total = math.log(float(np.exp(shifted[finite]).sum()))
-    out: npt.NDArray[np.float64] = np.where(finite, shifted - total, -np.inf)
-    return out
 
 
 def check_gamma(gamma: float) -> float:

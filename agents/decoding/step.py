@@ -1,78 +1,35 @@
-"""Pieces shared by the guided decoder and the scored beam: code structure, execution cache,
-candidate sampling and execution, the dynamic signal, guided token steps.
+"""One guidance step: sample candidates, make executable partial programs, run them, render
+the signal (DESIGN.md §1, step 2).
 
-Private: the public entry points are :func:`beadline.agents.decoding.cfg.decode` and
-:mod:`beadline.agents.decoding.beam`.
+:func:`guidance_step` samples ``s`` candidate continuations ``d`` lines ahead, cuts each at the
+function's end, turns it into its executable partial program (:func:`executable`), runs the
+distinct ones on the visible tests through the execution cache, and renders the dynamic signal
+from their traces. It also tells the loop whether the candidates agree on one complete program,
+and which complete candidate (if any) already passes every visible test.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
-
-from beadline.agents._code import (
-    _def_re,
-    body_statements,
-    def_header_done,
-    function_complete,
-    function_end,
-)
-from beadline.agents.decoding.guidance import guide
-from beadline.agents.decoding.sampling import sample_token
+from beadline.agents._code import _def_re, function_end
+from beadline.agents.decoding.cache import ExecutionCache, exec_limits
 from beadline.agents.decoding.signal import (
     CandidateRun,
     describe_outcome,
     render_signal,
     trace_text,
 )
-from beadline.agents.models.base import (
-    Completion,
-    Model,
-    NextTokenLogprobs,
-    SamplingParams,
-    Session,
-)
+from beadline.agents.models.base import Completion, Model, SamplingParams, Session
 from beadline.agents.prompts.builder import Prompt
-from beadline.agents.record import CandidateRecord, DecodeRecord, TestRecord, TokenRecord
+from beadline.agents.record import CandidateRecord, TestRecord
 from beadline.agents.settings import DecoderSettings
-from beadline.agents.task import Cost, SolveStatus, Task
-from beadline.validators.executor import Executor, Limits, RunRequest, RunResult, TestCase
+from beadline.agents.task import Task
+from beadline.validators.executor import Executor, RunResult
 from beadline.validators.partial import make_executable
 
-__all__ = [
-    "Decoded",
-    "ExecutionCache",
-    "body_statements",
-    "def_header_done",
-    "executable",
-    "finish_of",
-    "function_complete",
-    "function_end",
-]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Decoded:
-    """The outcome of :func:`beadline.agents.decoding.cfg.decode`."""
-
-    program: str
-    """The final program (imports, the function; empty when none was written)."""
-    status: SolveStatus
-    """``solved`` when it passes the visible tests, else how the run ended."""
-    cost: Cost
-    """Tokens evaluated and generated, programs executed, seconds."""
-    record: DecodeRecord
-    """Why each line was written (JSON via ``record.to_json()``)."""
-    message: str = ""
-    """One line on what happened."""
-    stop_reason: str = ""
-    """``function_end``, ``eos``, ``stop``, ``early_stop``, ``accepted`` (a complete candidate
-    passed every visible test), ``blocks``, ``budget``, ``no_function``."""
-    visible: RunResult | None = None
-    """The final program on the visible tests (when it was run)."""
+__all__ = ["GuidanceStep", "candidate_code", "executable", "finish_of", "guidance_step"]
 
 
 def executable(code: str, entry_point: str, signature: str | None = None) -> str | None:
@@ -85,83 +42,6 @@ def executable(code: str, entry_point: str, signature: str | None = None) -> str
     if program is None or _def_re(entry_point).search(program) is None:
         return None
     return program
-
-
-# --------------------------------------------------------------------------------------------
-# execution cache
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class ExecutionCache:
-    """Results of programs already run, by program text and tests; never runs one twice.
-
-    Share one cache across the decodes of one task (the configuration grid) so a program found
-    by several configurations runs once.
-    """
-
-    results: dict[tuple[str, tuple[TestCase, ...], str], RunResult] = field(default_factory=dict)
-    """Cached results."""
-    executed: int = 0
-    """Programs actually executed through this cache."""
-
-    def run(
-        self,
-        executor: Executor,
-        programs: Sequence[str],
-        tests: Sequence[TestCase],
-        *,
-        setup: str = "",
-        limits: Limits | None = None,
-        entry_point: str | None = None,
-        trace: bool = True,
-    ) -> list[tuple[RunResult, bool]]:
-        """Run each program on ``tests`` (one ``run_many`` call for the new ones).
-
-        Returns:
-            Per program, in order: its result and whether it came from the cache.
-        """
-        tests_key = tuple(tests)
-        keys = [(p, tests_key, setup) for p in programs]
-        todo: list[tuple[str, tuple[TestCase, ...], str]] = []
-        for key in keys:
-            if key not in self.results and key not in todo:
-                todo.append(key)
-        if todo:
-            requests = [
-                RunRequest(
-                    program=key[0],
-                    tests=tests_key,
-                    limits=limits or Limits(),
-                    trace=trace,
-                    trace_function=entry_point,
-                    setup=setup,
-                )
-                for key in todo
-            ]
-            for key, result in zip(todo, executor.run_many(requests), strict=True):
-                self.results[key] = result
-            self.executed += len(todo)
-        fresh = set(todo)
-        out: list[tuple[RunResult, bool]] = []
-        for key in keys:
-            out.append((self.results[key], key not in fresh))
-            fresh.discard(key)
-        return out
-
-
-def exec_limits(settings: DecoderSettings) -> Limits:
-    """Per-test limits of a candidate run."""
-    return Limits(
-        wall_s=settings.exec_timeout_s,
-        cpu_s=settings.exec_timeout_s,
-        trace_chars=max(settings.trace_chars * 2, 1_000),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# one guidance step: candidates → executions → signal
-# --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -331,144 +211,3 @@ def guidance_step(
         all_timed_out=timed_out,
         tokens_generated=sum(len(c.tokens) for c in completions),
     )
-
-
-# --------------------------------------------------------------------------------------------
-# token steps
-# --------------------------------------------------------------------------------------------
-
-
-def logprob_of(dist: NextTokenLogprobs, token: int) -> float | None:
-    """log p(token) in ``dist`` (``None`` when a top-k set does not contain it)."""
-    if dist.dense:
-        return float(dist.logprobs[token])
-    where = np.nonzero(dist.ids() == token)[0]
-    return float(dist.logprobs[where[0]]) if where.size else None
-
-
-def _prob(lp: float | None) -> float | None:
-    return None if lp is None else round(float(np.exp(lp)), 6)
-
-
-@dataclass(frozen=True, kw_only=True)
-class TokenChoice:
-    """One chosen token and how likely each context found it."""
-
-    token: int
-    """The token id."""
-    logp_plain: float | None
-    """log p(token | P)."""
-    record: TokenRecord
-    """The record entry."""
-
-
-def choose_token(
-    *,
-    model: Model,
-    plain: Session,
-    signal: Session | None,
-    gamma: float,
-    params: SamplingParams,
-    rng: np.random.Generator,
-) -> TokenChoice:
-    """Draw the next token from the guided distribution (plain alone when ``signal`` is
-    ``None`` or γ=0)."""
-    plain_lp = plain.next_logprobs()
-    dist = plain_lp
-    guided = signal is not None and gamma > 0
-    if guided:
-        assert signal is not None  # for mypy; guided implies it
-        dist = guide(plain_lp, signal.next_logprobs(), gamma)
-    token = sample_token(dist, params, rng)
-    lp_plain = logprob_of(plain_lp, token)
-    top_plain = plain_lp.top(1)[0][0]
-    return TokenChoice(
-        token=token,
-        logp_plain=lp_plain,
-        record=TokenRecord(
-            text=model.detokenize([token]),
-            id=token,
-            p_plain=_prob(lp_plain),
-            p_guided=_prob(logprob_of(dist, token)) if guided else None,
-            plain_top=model.detokenize([top_plain]) if top_plain != token else None,
-        ),
-    )
-
-
-def guided_lines(
-    *,
-    model: Model,
-    plain: Session,
-    signal: Session | None,
-    plain_context: Sequence[int],
-    signal_context: Sequence[int],
-    n: int,
-    gamma: float,
-    params: SamplingParams,
-    max_tokens: int,
-    stop: Sequence[str],
-) -> list[Completion]:
-    """Sample ``n`` one-line continuations token by token from the guided distribution.
-
-    ``Completion.logprob`` is the log-probability under the *plain* context (what the beam
-    scores); the sessions are left at their contexts.
-    """
-    rng = np.random.default_rng(params.seed)
-    out: list[Completion] = []
-    for _ in range(n):
-        plain.set_tokens(plain_context)
-        if signal is not None:
-            signal.set_tokens(signal_context)
-        generated: list[int] = []
-        logp = 0.0
-        reason = "length"
-        for _step in range(max_tokens):
-            choice = choose_token(
-                model=model, plain=plain, signal=signal, gamma=gamma, params=params, rng=rng
-            )
-            if choice.token in model.eos_token_ids:
-                reason = "eos"
-                break
-            generated.append(choice.token)
-            logp += choice.logp_plain if choice.logp_plain is not None else 0.0
-            plain.append([choice.token])
-            if signal is not None:
-                signal.append([choice.token])
-            text = model.detokenize(generated)
-            if any(s in text for s in stop):
-                reason = "stop"
-                break
-            if "\n" in text:
-                reason = "stop"
-                break
-        text = model.detokenize(generated)
-        for s in stop:
-            if s in text:
-                text = text[: text.index(s)]
-        if "\n" in text:
-            text = text[: text.index("\n") + 1]
-        out.append(
-            Completion(text=text, tokens=tuple(generated), logprob=logp, finish_reason=reason)
-        )
-    plain.set_tokens(plain_context)
-    if signal is not None:
-        signal.set_tokens(signal_context)
-    return out
-
-
-class Clock:
-    """Wall-clock budget of one decode."""
-
-    def __init__(self, budget_s: float | None) -> None:
-        self.start = time.monotonic()
-        self.budget_s = budget_s
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the start."""
-        return time.monotonic() - self.start
-
-    @property
-    def over(self) -> bool:
-        """True once the budget is spent."""
-        return self.budget_s is not None and self.elapsed >= self.budget_s

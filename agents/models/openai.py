@@ -47,6 +47,7 @@ from beadline.agents.models.base import (
     NextTokenLogprobs,
     SamplingParams,
     Session,
+    cut_text,
     fit_window,
     require_context,
 )
@@ -244,8 +245,6 @@ class OpenAIModel(Model):
         OpenAI allows; all are applied again client-side), ``stop_lines`` is cut client-side.
         With a seed, repeated requests use ``seed, seed+1, ...``.
         """
-        from beadline.agents.decoding.sampling import cut_text
-
         if n < 0 or max_tokens < 0:
             raise UserError(f"n and max_tokens must be >= 0, got n={n}, max_tokens={max_tokens}")
         context = self._context(tokens)

@@ -5,7 +5,7 @@ time â€” the signature, the setup (imports, constants), or the next body part â€
 the code accepted so far and the evidence of the last failed attempt at that stage. Two
 implementations:
 
-* :class:`EgcfgGenerator`: the EG-CFG decoder (:func:`beadline.agents.decoding.cfg.decode`) with the
+* :class:`EgcfgGenerator`: the EG-CFG decoder (:func:`beadline.agents.decoding.decode`) with the
   accepted code as the prefix the model continues (``task.prompt``) and
   ``stop_after_blocks=1``, so each call writes one top-level statement block of the body;
 * :class:`ScriptedGenerator`: replays fixed code per stage, for tests and demos.
@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
-from beadline.agents.decoding.cfg import Decoded, decode
+from beadline.agents.decoding import Decoded, decode
 from beadline.agents.models.base import Model
 from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Cost, Task
@@ -474,7 +474,7 @@ class _ObservedExecutor(Executor):
 
 
 class EgcfgGenerator:
-    """Writes stages with the EG-CFG decoder (:func:`beadline.agents.decoding.cfg.decode`).
+    """Writes stages with the EG-CFG decoder (:func:`beadline.agents.decoding.decode`).
 
     * ``signature``: the bead's given signature; otherwise a short generation whose ``def``
       header (and docstring) is kept.

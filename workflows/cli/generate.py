@@ -19,8 +19,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from beadline.agents.decoding import GuidedGeneration, generate_guided
 from beadline.agents.decoding.guidance import check_gamma
-from beadline.agents.decoding.sampling import GuidedGeneration, generate_guided
 from beadline.agents.models.base import Model, SamplingParams
 from beadline.agents.models.loader import DEFAULT_BACKEND, list_backends, load_model
 from beadline.validators.errors import BeadlineError

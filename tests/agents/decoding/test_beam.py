@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from beadline.agents.decoding import decode
 from beadline.agents.decoding.beam import (
     ExecScore,
     execution_score,
@@ -14,7 +15,6 @@ from beadline.agents.decoding.beam import (
     syntax_ok,
     undefined_names,
 )
-from beadline.agents.decoding.cfg import decode
 from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Task
 from beadline.agents.testing import FunctionModel

@@ -9,10 +9,9 @@ from typing import ClassVar
 
 import pytest
 
-from beadline.agents.decoding.cfg import ExecutionCache, decode
-from beadline.agents.decoding.sampling import complete_by_tokens
+from beadline.agents.decoding import ExecutionCache, decode
 from beadline.agents.errors import UserError
-from beadline.agents.models.base import Capabilities, SamplingParams
+from beadline.agents.models.base import Capabilities, SamplingParams, complete_by_tokens
 from beadline.agents.prompts.builder import build_prompt
 from beadline.agents.record import DecodeRecord
 from beadline.agents.settings import DecoderSettings

@@ -7,15 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from beadline.agents.decoding.guidance import (
-    check_gamma,
-    guide,
-    guide_dense,
-    log_softmax,
-    topk_floor,
-)
+from beadline.agents.decoding.guidance import check_gamma, guide, guide_dense, topk_floor
 from beadline.agents.errors import UserError
 from beadline.agents.models.base import NextTokenLogprobs
+from beadline.agents.models.sampling import log_softmax
 
 P = np.log(np.array([0.5, 0.3, 0.2]))
 S = np.log(np.array([0.1, 0.3, 0.6]))

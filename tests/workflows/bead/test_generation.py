@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from beadline.agents.decoding.cfg import Decoded
+from beadline.agents.decoding import Decoded
 from beadline.agents.record import DecodeRecord
 from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Cost, Task

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from beadline.agents.decoding.cfg import decode
+from beadline.agents.decoding import decode
 from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Task
 from beadline.agents.testing import FunctionModel

@@ -7,16 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from beadline.agents.decoding.sampling import generate_guided, sample_token, warp
-from beadline.agents.errors import BackendError, ContextOverflowError, UserError
+from beadline.agents.errors import ContextOverflowError, UserError
 from beadline.agents.models.base import (
-    Capabilities,
     NextTokenLogprobs,
     SamplingParams,
     common_prefix,
     fit_window,
     require_context,
 )
+from beadline.agents.models.sampling import sample_token, warp
 from beadline.agents.testing import FunctionModel, ScriptedModel
 
 D = NextTokenLogprobs(np.log(np.array([0.5, 0.3, 0.2])))
@@ -128,44 +127,6 @@ def test_scripted_model_replays_and_records() -> None:
     assert model.detokenize([s.next_logprobs().top(1)[0][0]]) == "b"
     assert model.history == ["q", "qa"]
     assert s.n_evaluated == 2
-
-
-def _prefers(ctx: str) -> dict[str, float]:
-    # The "model" writes 'a' unless the context holds the signal '!', then it prefers 'b'.
-    if len(ctx) > 8:
-        return {"<eos>": 0.0}
-    return {"a": 0.0, "b": -1.0} if "!" not in ctx else {"a": -1.0, "b": 0.0}
-
-
-def test_generate_guided_gamma_zero_is_plain_decoding() -> None:
-    model = FunctionModel(_prefers)
-    plain, signal = model.tokenize("P:"), model.tokenize("!P:")
-    (ref,) = model.complete(plain, max_tokens=5)
-    got = generate_guided(model, plain, signal, gamma=0.0, max_tokens=5)
-    assert got.text == ref.text == "aaaaa" and got.tokens == ref.tokens
-
-
-def test_generate_guided_follows_the_signal_and_records_steps() -> None:
-    model = FunctionModel(_prefers)
-    got = generate_guided(
-        model, model.tokenize("P:"), model.tokenize("!P:"), gamma=3.0, max_tokens=3, top=2
-    )
-    assert got.text == "bbb" and got.finish_reason == "length"
-    first = got.steps[0]
-    b, a = model.token_id("b"), model.token_id("a")
-    assert first.token == b and first.plain_top[0][0] == a and first.signal_top[0][0] == b
-    # guided log-odds b:a = (1-γ)(−1) + γ(+1) = 2γ − 1 = 5
-    (tb, lb), (ta, la) = first.guided_top
-    assert (tb, ta) == (b, a) and lb - la == pytest.approx(5.0)
-    eos = generate_guided(model, model.tokenize("P:aaaaaaa"), max_tokens=5)
-    assert eos.finish_reason == "eos"
-
-
-def test_generate_guided_needs_logprobs() -> None:
-    model = FunctionModel(_prefers)
-    model.capabilities = Capabilities(full_vocabulary=True, logprobs=False)
-    with pytest.raises(BackendError, match="gamma=1"):
-        generate_guided(model, model.tokenize("P"), model.tokenize("!P"))
 
 
 def test_session_helpers_shared_by_every_backend() -> None:
