@@ -32,7 +32,8 @@ from beadline.workflows.bead.generation import (
     StageRequest,
 )
 from beadline.workflows.bead.graph import build_bead_graph
-from beadline.workflows.bead.spec import Bead, load_bead_file
+from beadline.workflows.bead.loaders import load_bead_file
+from beadline.workflows.bead.spec import Bead
 
 HERE = Path(__file__).resolve().parent
 

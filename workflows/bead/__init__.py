@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from beadline.workflows.bead.apply import ApplyResult, apply_to_repo, merge_function
 from beadline.workflows.bead.generation import EgcfgGenerator, ScriptedGenerator, StageGenerator
-from beadline.workflows.bead.spec import Bead, load_bead, load_bead_file, load_bead_from_jsonl
+from beadline.workflows.bead.loaders import load_bead, load_bead_file, load_bead_from_jsonl
+from beadline.workflows.bead.spec import Bead
 
 if TYPE_CHECKING:
     from beadline.workflows.bead.graph import BeadInput, BeadOutput, BeadState, build_bead_graph

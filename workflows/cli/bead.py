@@ -27,9 +27,10 @@ from rich.table import Table
 from beadline.validators.executor import Executor
 from beadline.workflows.bead.apply import apply_to_repo, merge_function
 from beadline.workflows.bead.generation import ScriptedGenerator, StageGenerator
+from beadline.workflows.bead.loaders import load_bead
 from beadline.workflows.bead.report import build_report, write_report
 from beadline.workflows.bead.review import TerminalReviewer, drive
-from beadline.workflows.bead.spec import Bead, load_bead
+from beadline.workflows.bead.spec import Bead
 from beadline.workflows.errors import UserError
 
 __all__ = ["bead"]

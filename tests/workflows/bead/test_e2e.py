@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from beadline.workflows.bead.generation import ScriptedGenerator
 from beadline.workflows.bead.graph import build_bead_graph
-from beadline.workflows.bead.spec import load_bead_file
+from beadline.workflows.bead.loaders import load_bead_file
 from beadline.workflows.cli import cli
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"

@@ -12,7 +12,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from beadline.workflows.bead.generation import GeneratedStage, StageRequest
-from beadline.workflows.bead.spec import load_bead_file
+from beadline.workflows.bead.loaders import load_bead_file
 
 from ..conftest import InProcessExecutor
 
