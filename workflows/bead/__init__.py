@@ -1,8 +1,8 @@
 """The K&V bead workflow: a bead (one function to write into a repository), its loaders, the
 LangGraph graph that builds it stage by stage, and writing the result into the repository.
 
-Modules: ``spec.py`` (the :class:`Bead` model and its loaders), ``graph.py`` (the graph and its
-state types), ``_stage_checks.py`` (the graph's stage validations), ``generation.py`` (the stage
+Modules: ``spec.py`` (the :class:`Bead` model), ``loaders.py`` (YAML files, ``bd`` JSONL),
+``graph.py`` (the graph and its state types), ``_stage_checks.py`` (the graph's stage validations), ``generation.py`` (the stage
 generators: EG-CFG, scripted), ``review.py`` (human review through interrupts),
 ``apply.py`` (merging the function into its file), ``report.py`` (the run's JSON/Markdown report).
 
