@@ -516,21 +516,8 @@ def run_bench(
         UserError: bad arguments, a results file of another model, a malformed results file.
     """
     info = dict(run_info or {})
-    ordered = _ordered(methods)
-    results = ResultsFile(out)
-    model = info.get("model")
-    if model is not None:
-        others = {line.get("model") for line in results.lines} - {model, None}
-        if others:
-            raise UserError(
-                f"{results.path} holds results of model {sorted(map(str, others))[0]!r}, not "
-                f"{model!r}: use another --out for another model"
-            )
-    ref_lines = {line["key"]: line for line in read_results(reference)}
-    plan = list(_runs(tasks_by_guide, ordered))
-    keys = {result_key(t.task_id, s.name, g) for t, g, s in plan}
-    latest = results.latest()
-    _check_same_config(results.path, ordered, latest.values())
+    plan = _plan(tasks_by_guide, methods, out, model=info.get("model"), reference=reference)
+    results, latest = plan.results, plan.latest
     records = Path(records_dir) if records_dir is not None else None
     done = ran = skipped = errors = 0
 
@@ -539,14 +526,14 @@ def run_bench(
             on_progress(
                 BenchProgress(
                     done=done,
-                    total=len(plan),
+                    total=len(plan.runs),
                     line=line,
-                    passed=_tally(results.latest().values(), keys),
+                    passed=_tally(results.latest().values(), plan.keys),
                 )
             )
 
     report(None)
-    for task, guide, spec in plan:
+    for task, guide, spec in plan.runs:
         key = result_key(task.task_id, spec.name, guide)
         previous = latest.get(key)
         if previous is not None and not (retry_errors and previous.get("status") == "error"):
@@ -554,39 +541,11 @@ def run_bench(
             done += 1
             report(previous)
             continue
-        budget, budget_error = _budget(spec, task, guide, latest, ref_lines)
-        start = clock()
-        if budget_error is not None:
-            result = _error_result(task, spec.name, budget_error, 0.0)
-        else:
-            call = SolveCall(
-                method=spec.name,
-                settings=spec.settings,
-                grid=spec.grid,
-                token_budget=budget,
-                time_budget_s=spec.time_budget_s,
-                grid_rounds=spec.grid_rounds,
-            )
-            try:
-                result = solver(task, call)
-            except Exception as exc:  # a task-level failure: record it and go on
-                message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-                result = _error_result(task, spec.name, message, clock() - start)
-        wall = clock() - start
-        record_file = None
-        if records is not None and result.record is not None:
-            record_file = _write_record(records, key, result.record)
-        line = _line(
-            task,
-            guide,
-            spec,
-            result,
-            wall_s=wall,
-            run_info=info,
-            token_budget=budget,
-            record_file=record_file,
+        budget, budget_error = _budget(spec, task, guide, latest, plan.reference)
+        result, wall = _run_one(task, spec, solver, budget, budget_error, clock)
+        line = _write_line(
+            results, records, (task, guide, spec), result, wall, info=info, budget=budget
         )
-        results.append(line)
         latest[key] = line
         ran += 1
         done += 1
@@ -597,9 +556,116 @@ def run_bench(
         ran=ran,
         skipped=skipped,
         errors=errors,
-        passed=_tally(results.latest().values(), keys),
+        passed=_tally(results.latest().values(), plan.keys),
         dropped_tail=results.dropped_tail,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Plan:
+    """The runs of one :func:`run_bench` call and what they resume from."""
+
+    results: ResultsFile
+    """The results file, opened (a killed write's tail cut off)."""
+    runs: list[tuple[Task, str, MethodSpec]]
+    """Every (task, guide-tests, method) of this invocation, task-major."""
+    keys: set[str]
+    """Their result keys."""
+    latest: dict[str, dict[str, Any]]
+    """The last line of every key already in the file (updated as runs finish)."""
+    reference: dict[str, dict[str, Any]]
+    """The lines of the ``--match-from`` files, by key."""
+
+
+def _plan(
+    tasks_by_guide: Mapping[str, Sequence[Task]],
+    methods: Sequence[MethodSpec],
+    out: str | Path,
+    *,
+    model: object,
+    reference: Iterable[str | Path],
+) -> _Plan:
+    """Order the methods, open the results file and refuse one of another model or other
+    decoder settings, read the reference files, and list the runs."""
+    ordered = _ordered(methods)
+    results = ResultsFile(out)
+    if model is not None:
+        others = {line.get("model") for line in results.lines} - {model, None}
+        if others:
+            raise UserError(
+                f"{results.path} holds results of model {sorted(map(str, others))[0]!r}, not "
+                f"{model!r}: use another --out for another model"
+            )
+    ref_lines = {line["key"]: line for line in read_results(reference)}
+    runs = list(_runs(tasks_by_guide, ordered))
+    keys = {result_key(t.task_id, s.name, g) for t, g, s in runs}
+    latest = results.latest()
+    _check_same_config(results.path, ordered, latest.values())
+    return _Plan(results=results, runs=runs, keys=keys, latest=latest, reference=ref_lines)
+
+
+def _run_one(
+    task: Task,
+    spec: MethodSpec,
+    solver: Solver,
+    budget: int | None,
+    budget_error: str | None,
+    clock: Callable[[], float],
+) -> tuple[SolveResult, float]:
+    """Solve one task with one method under ``budget``; returns the result and its wall time.
+
+    A missing matched budget, or any exception of the solver, becomes an ``error`` result: the
+    benchmark records it and goes on.
+    """
+    start = clock()
+    if budget_error is not None:
+        result = _error_result(task, spec.name, budget_error, 0.0)
+    else:
+        call = SolveCall(
+            method=spec.name,
+            settings=spec.settings,
+            grid=spec.grid,
+            token_budget=budget,
+            time_budget_s=spec.time_budget_s,
+            grid_rounds=spec.grid_rounds,
+        )
+        try:
+            result = solver(task, call)
+        except Exception as exc:  # a task-level failure: record it and go on
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+            result = _error_result(task, spec.name, message, clock() - start)
+    return result, clock() - start
+
+
+def _write_line(
+    results: ResultsFile,
+    records: Path | None,
+    run: tuple[Task, str, MethodSpec],
+    result: SolveResult,
+    wall: float,
+    *,
+    info: Mapping[str, Any],
+    budget: int | None,
+) -> dict[str, Any]:
+    """Write the run's decoding record (when ``records`` is given) and append its results line."""
+    task, guide, spec = run
+    record_file = None
+    if records is not None and result.record is not None:
+        record_file = _write_record(
+            records, result_key(task.task_id, spec.name, guide), result.record
+        )
+    line = _line(
+        task,
+        guide,
+        spec,
+        result,
+        wall_s=wall,
+        run_info=info,
+        token_budget=budget,
+        record_file=record_file,
+    )
+    results.append(line)
+    return line
 
 
 def _write_record(directory: Path, key: str, record: Mapping[str, Any]) -> str:

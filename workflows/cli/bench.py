@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -20,11 +20,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from beadline.agents.task import Task
 from beadline.workflows.bench.datasets import GuideTests, load_tasks, parse_ids
 from beadline.workflows.bench.report import write_report
 from beadline.workflows.bench.runner import (
     METHODS,
     BenchProgress,
+    BenchSummary,
     MethodSpec,
     Solver,
     decoder_settings,
@@ -320,9 +322,38 @@ def run(
     )
     for spec in specs:  # a bad knob fails now, not on every task after the model loaded
         decoder_settings(spec.settings, spec.grid)
+    tasks_by_guide = _tasks_by_guide(
+        dataset, data_path, split=split, ids=ids, limit=limit, seed=seed, guide_tests=guide_tests
+    )
+    with _open_solver(model, backend, sandbox) as (solver, info):
+        summary = _run_with_progress(
+            dataset,
+            tasks_by_guide,
+            specs,
+            solver,
+            out,
+            run_info={**info, "dataset": dataset},
+            reference=match_from,
+            retry_errors=retry_errors,
+            records_dir=records,
+        )
+    _echo_summary(out, summary)
+
+
+def _tasks_by_guide(
+    dataset: str,
+    data_path: Path | None,
+    *,
+    split: str,
+    ids: str | None,
+    limit: int | None,
+    seed: int | None,
+    guide_tests: tuple[str, ...],
+) -> dict[str, list[Task]]:
+    """The dataset's tasks, loaded once per guide-tests setting (in the order given)."""
     id_list = parse_ids(ids) if ids else None
     guides = tuple(dict.fromkeys(guide_tests))
-    tasks_by_guide = {
+    return {
         g: load_tasks(
             dataset,
             path=data_path,
@@ -334,36 +365,50 @@ def run(
         )
         for g in guides
     }
+
+
+def _run_with_progress(
+    dataset: str,
+    tasks_by_guide: Mapping[str, Sequence[Task]],
+    specs: Sequence[MethodSpec],
+    solver: Solver,
+    out: Path,
+    *,
+    run_info: Mapping[str, Any],
+    reference: Sequence[Path],
+    retry_errors: bool,
+    records_dir: Path | None,
+) -> BenchSummary:
+    """:func:`run_bench` with a progress bar on stderr."""
     console = Console(stderr=True)
-    with _open_solver(model, backend, sandbox) as (solver, info):
-        info = {**info, "dataset": dataset}
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        ) as progress:
-            bar = progress.add_task(dataset, total=None)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        bar = progress.add_task(dataset, total=None)
 
-            def on_progress(p: BenchProgress) -> None:
-                progress.update(
-                    bar, completed=p.done, total=p.total, description=_describe(p, dataset)
-                )
+        def on_progress(p: BenchProgress) -> None:
+            progress.update(bar, completed=p.done, total=p.total, description=_describe(p, dataset))
 
-            summary = run_bench(
-                tasks_by_guide,
-                specs,
-                solver,
-                out,
-                run_info=info,
-                reference=match_from,
-                retry_errors=retry_errors,
-                records_dir=records,
-                on_progress=on_progress,
-            )
+        return run_bench(
+            tasks_by_guide,
+            specs,
+            solver,
+            out,
+            run_info=run_info,
+            reference=reference,
+            retry_errors=retry_errors,
+            records_dir=records_dir,
+            on_progress=on_progress,
+        )
+
+
+def _echo_summary(out: Path, summary: BenchSummary) -> None:
     if summary.dropped_tail:
         click.echo(f"cut off a truncated last line of {out} (a killed write)")
     click.echo(
