@@ -100,7 +100,7 @@ PROTOCOL_VERSION = 1
 _PRELOAD = (
     "array bisect collections copy dataclasses datetime decimal enum fractions functools "
     "heapq itertools json math operator random re statistics string textwrap typing "
-    "unicodedata cmath numbers queue threading subprocess"
+    "unicodedata cmath numbers queue threading subprocess __future__"
 )
 """Modules imported once by the worker so children never pay for them."""
 
