@@ -346,6 +346,7 @@ def check_integration(
     *,
     limits: Limits | None = None,
     context: ModuleContext | None = None,
+    junit_xml: str | None = None,
 ) -> StageVerdict:
     """Run an integration command in a scratch copy of ``repo`` with ``files`` written over it.
 
@@ -362,6 +363,8 @@ def check_integration(
         executor: The sandbox.
         limits: Limits of the whole command (the executor's command defaults when ``None``).
         context: The module context of the bead; its snapshot must be of ``repo``.
+        junit_xml: Relative path of a JUnit report the command writes (e.g. pytest's
+            ``--junitxml=``); its cases land in ``verdict.command.junit``.
 
     Returns:
         An ``integration`` verdict; the evidence has the failing JUnit cases (when any) and the
@@ -390,7 +393,11 @@ def check_integration(
         directory = snapshot.path
         pythonpath = snapshot.import_roots
     request = CommandRequest(
-        argv=tuple(command), files=dict(files), directory=directory, pythonpath=pythonpath
+        argv=tuple(command),
+        files=dict(files),
+        directory=directory,
+        pythonpath=pythonpath,
+        junit_xml=junit_xml,
     )
     if limits is not None:
         request = replace(request, limits=limits)

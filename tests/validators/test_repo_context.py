@@ -309,8 +309,20 @@ def test_integration_runs_the_repositorys_tests_on_the_snapshot(
         repo, {"shop/pricing.py": pricing_module(repo)}, command, any_executor, context=context
     )
     assert good.ok, good.evidence
-    stub = check_integration(repo, {}, command, any_executor, context=context)
+    stub = check_integration(
+        repo,
+        {},
+        (*command, "--junitxml=report.xml"),
+        any_executor,
+        context=context,
+        junit_xml="report.xml",
+    )
     assert not stub.ok and "NotImplementedError" in "\n".join(stub.evidence)
+    assert stub.command is not None
+    assert {(c.name, c.status) for c in stub.command.junit} == {
+        ("test_total_with_tax", "failed"),
+        ("test_empty_order", "failed"),
+    }
 
 
 def test_integration_of_a_src_layout_puts_its_roots_on_pythonpath(

@@ -3,6 +3,8 @@ snapshot, on either backend; the repository's own dependencies come from ``site_
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,3 +184,44 @@ def test_bad_site_packages_options(open_tmp: Path) -> None:
     with make_executor("auto", workers=1, site_packages=[str(open_tmp)]) as executor:
         assert executor.name == "local"
         assert "site_packages given" in executor.reason
+
+
+@pytest.mark.docker
+def test_a_docker_image_with_the_repositorys_dependencies(
+    site_repo: tuple[Path, Path], open_tmp: Path
+) -> None:
+    """The README's recipe: the dependencies copied into an image built on the sandbox image."""
+    import docker
+
+    from beadline.validators.sandbox.docker import DockerExecutor
+    from beadline.validators.sandbox.probe import DEFAULT_IMAGE
+
+    repo, site = site_repo
+    build = open_tmp / "image"
+    shutil.copytree(site, build / "deps")
+    (build / "Dockerfile").write_text(
+        f"FROM {DEFAULT_IMAGE}\n"
+        "COPY deps/ /opt/repo-deps/\n"
+        'RUN python3 -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], '
+        "'repo-deps.pth').write_text('/opt/repo-deps\\\\n')\"\n"
+    )
+    client = docker.from_env()
+    tag = f"beadline-test-deps:{os.getpid()}"
+    client.images.build(path=str(build), tag=tag, rm=True)
+    try:
+        context = module_context(default_store().snapshot(repo), "shop/extra.py", target="answer")
+        with DockerExecutor(image=tag, workers=1) as executor:
+            assert check_module_imports(context, executor).ok
+            command = (
+                "python",
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "tests/test_extra.py",
+            )
+            verdict = check_integration(repo, {}, command, executor, context=context)
+            assert verdict.ok, verdict.evidence
+    finally:
+        client.images.remove(tag, force=True)
