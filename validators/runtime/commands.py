@@ -7,6 +7,7 @@ directory, and parsing a JUnit report with ``xml.etree``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import xml.etree.ElementTree as ET
@@ -45,8 +46,30 @@ def populate(root: str, directory: str | None, files: Mapping[str, str]) -> None
     for relative, text in files.items():
         path = _inside(root, str(relative))
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        _drop_byte_code(path)
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(str(text))
+
+
+def _drop_byte_code(path: str) -> None:
+    """Remove the copied ``__pycache__`` entries of a module about to be overwritten.
+
+    A byte-code file is trusted when the source's size and modification second match its
+    header; a new text of the same size written in the same second as the original would
+    otherwise run the old code.
+    """
+    base, ext = os.path.splitext(os.path.basename(path))
+    if ext != ".py":
+        return
+    cache = os.path.join(os.path.dirname(path), "__pycache__")
+    try:
+        names = os.listdir(cache)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(base + ".") and name.endswith(".pyc"):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(cache, name))
 
 
 def chown_tree(root: str, uid: int, gid: int) -> None:
