@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from beadline.agents.decoding import Decoded, ExecutionCache, decode
+from beadline.agents.decoding.in_module import for_task
 from beadline.agents.errors import BeadlineError, UserError
 from beadline.agents.models.base import Model
 from beadline.agents.settings import DecoderSettings, merge_settings
@@ -176,10 +177,12 @@ def _sum(costs: Sequence[Cost]) -> Cost:
 def _verdicts(
     task: Task, executor: Executor, program: str
 ) -> tuple[RunResult | None, RunResult | None]:
+    runner = for_task(executor, task)
+
     def run(tests: Sequence[Any]) -> RunResult | None:
         if not tests or not program:
             return None
-        return executor.run(
+        return runner.run(
             RunRequest(
                 program=program,
                 tests=tuple(tests),

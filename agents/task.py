@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from beadline.agents.errors import UserError
+from beadline.agents.splice import ModuleTarget
 from beadline.validators.executor import RunResult, TestCase
 
 __all__ = ["Cost", "SolveResult", "SolveStatus", "Task"]
@@ -39,6 +40,14 @@ class Task:
     """Code run before each test, untraced (MBPP ``test_setup_code``)."""
     metadata: dict[str, Any] = field(default_factory=dict)
     """Anything a dataset loader wants to keep (e.g. the reference solution)."""
+    module: ModuleTarget | None = None
+    """Run every program as this module of a repository: the program (setup + the function as
+    a top-level ``def``, a method dedented) is spliced into the whole module, which is imported
+    as part of its package from a snapshot (:mod:`beadline.agents.splice`). ``None``: programs
+    run alone."""
+    code_context: str = ""
+    """Code of the repository shown to the model before the task (the target module, the
+    bead's context files), already cut to fit the context window."""
 
     def __post_init__(self) -> None:
         if not self.entry_point.isidentifier():

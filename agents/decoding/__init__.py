@@ -11,7 +11,8 @@ them:
 - ``guidance.py``: the CFG arithmetic over log-probabilities;
 - ``signal.py``: the dynamic-signal renderer;
 - ``cache.py``: the execution cache (a program runs once per task);
-- ``outcome.py``: the wall-clock budget and the final judging of a program (:class:`Decoded`).
+- ``outcome.py``: the wall-clock budget and the final judging of a program (:class:`Decoded`);
+- ``in_module.py``: a task in a repository — each program runs spliced into its whole module.
 
 ``generate.py`` is guided generation with a fixed signal (``beadline generate``). Drawing a
 token from a distribution is the model layer's (:mod:`beadline.agents.models.sampling`).

@@ -12,6 +12,7 @@ from __future__ import annotations
 from beadline.agents.decoding.beam import beam_decode
 from beadline.agents.decoding.cache import ExecutionCache
 from beadline.agents.decoding.cfg import cfg_decode
+from beadline.agents.decoding.in_module import for_task
 from beadline.agents.decoding.outcome import Decoded
 from beadline.agents.models.base import Model
 from beadline.agents.settings import DecoderSettings
@@ -33,7 +34,8 @@ def decode(
 
     Args:
         task: the task; the model continues after ``task.prompt`` (or ``task.signature``) when
-            given. Candidates run on ``task.tests`` only.
+            given. Candidates run on ``task.tests`` only; with ``task.module`` each runs as the
+            whole module of its repository (:mod:`beadline.agents.decoding.in_module`).
         model: the language model.
         executor: the sandbox the candidates run in.
         settings: decoder settings (defaults: :class:`DecoderSettings`).
@@ -49,6 +51,7 @@ def decode(
     """
     settings = settings or DecoderSettings()
     cache = cache if cache is not None else ExecutionCache()
+    executor = for_task(executor, task)
     if settings.strategy == "cfg":
         return cfg_decode(task, model, executor, settings, cache=cache)
     return beam_decode(task, model, executor, settings, cache=cache)

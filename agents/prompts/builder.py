@@ -135,6 +135,16 @@ def _given_code(task: Task) -> str:
     return code + indent[:-1] if indent else code
 
 
+def _context(task: Task, tpl: dict[str, Any], *, comment: bool = False) -> str:
+    """The repository code block of a task in a repository (empty for a standalone task)."""
+    code = task.code_context.strip("\n")
+    if not code:
+        return ""
+    if comment:
+        code = "\n".join(f"# {line}".rstrip() for line in code.splitlines())
+    return str(tpl["context"].format(code=code))
+
+
 def _fewshot(task: Task, n_shots: int) -> Prompt:
     tpl = load_templates()["fewshot"]
     shots = load_shots()
@@ -143,6 +153,7 @@ def _fewshot(task: Task, n_shots: int) -> Prompt:
         shot = shots[int(task_id)]
         parts.append(tpl["task"].format(description=shot["text"], tests="\n".join(shot["tests"])))
         parts.append(tpl["shot_answer"].format(code=shot["code"]))
+    parts.append(_context(task, tpl))
     parts.append(tpl["task"].format(description=task.description.strip(), tests=show_tests(task)))
     return Prompt(
         prompt_type="fewshot",
@@ -168,7 +179,7 @@ def _chat(task: Task, model: Model) -> Prompt:
     messages = []
     if tpl["system"]:
         messages.append({"role": "system", "content": tpl["system"]})
-    messages.append({"role": "user", "content": user + _SENTINEL})
+    messages.append({"role": "user", "content": _context(task, tpl) + user + _SENTINEL})
     rendered = model.apply_chat_template(messages, add_generation_prompt=True)
     if rendered.count(_SENTINEL) != 1:  # pragma: no cover - a template that rewrites content
         raise UserError(f"the chat template of {model.name} does not keep the user message intact")
@@ -188,7 +199,7 @@ def _humaneval(task: Task) -> Prompt:
     tpl = load_templates()["humaneval"]
     return Prompt(
         prompt_type="humaneval",
-        head=tpl["intro"],
+        head=tpl["intro"] + _context(task, tpl, comment=True),
         tail="",
         answer_lead=tpl["answer_lead"],
         program_prefix=_given_code(task),
