@@ -6,7 +6,8 @@ Both produce a validated :class:`~beadline.workflows.bead.spec.Bead`
 
 A ``bd`` issue carries the same information as a YAML bead in its text fields: the tests are the
 ``assert`` lines of fenced code blocks in ``acceptance_criteria`` (or ``design``); the target and
-the command are ``key: value`` lines (``file:``, ``function:``, ``signature:``, ``command:``) in
+the command are ``key: value`` lines (``file:``, ``function:``, ``signature:``, ``create:``,
+``command:``) in
 ``design`` or ``notes``, or a fenced ``yaml`` block there holding ``target``/``integration``/
 ``budgets`` like a YAML bead. The function name defaults to the one the tests call.
 """
@@ -30,7 +31,7 @@ _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 
 
 _KEY_LINE = re.compile(
-    r"^\s*[-*]?\s*\**(file|function|signature|command|integration)\**\s*:\s*(.+?)\s*$",
+    r"^\s*[-*]?\s*\**(file|function|signature|create|command|integration)\**\s*:\s*(.+?)\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -100,6 +101,8 @@ def bead_from_issue(issue: Mapping[str, Any], *, source: str = "") -> Bead:
             key, value = match.group(1).lower(), match.group(2).strip().strip("`")
             if key in ("file", "function", "signature"):
                 target.setdefault(key, value)
+            elif key == "create":
+                target.setdefault("create", value.lower() in ("true", "yes", "1", "on"))
             elif "integration" not in data:
                 data["integration"] = {"command": value}
     if "function" not in target:

@@ -12,7 +12,8 @@ A YAML bead::
     description: Lower-case the text and join its words with single dashes.
     target:
       file: sample_pkg/text.py          # relative to the repository
-      function: slugify
+      function: slugify                 # or Class.method
+      create: true                      # slugify is new (a stub would be replaced in place)
       signature: "def slugify(text: str) -> str:"   # optional
     tests:
       - assert slugify("Hello World") == "hello-world"
@@ -47,20 +48,45 @@ _BUILTIN_CALLS = frozenset({"len", "set", "sorted", "list", "abs", "round", "isi
 
 
 class Target(BaseModel):
-    """Where the bead's function goes."""
+    """Where the bead's function goes: a function or a method of a module.
+
+    ``function`` is a name (``order_total``) or a method's qualified name
+    (``AuthService.authenticate``, ``Outer.Inner.method``). An existing definition (a stub that
+    raises ``NotImplementedError``, ``pass``, ``...``, or a docstring alone; or an implemented
+    function) is replaced in place; a missing one is written new only with ``create: true``.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     file: str = Field(description="Path of the file, relative to the repository root.")
-    function: str = Field(description="Name of the function to write (or replace).")
+    function: str = Field(
+        description="The function (`name`) or method (`Class.method`, `Outer.Inner.method`) "
+        "to write or replace."
+    )
     signature: str | None = Field(
         default=None,
-        description="A given `def` line (optionally with a docstring); generated when absent.",
+        description="A given `def` line (optionally with decorators and a docstring); an "
+        "existing stub's own is used when absent, else it is generated.",
     )
     setup: str | None = Field(
         default=None,
         description="Given module-level code (imports, constants); generated when absent.",
     )
+    create: bool = Field(
+        default=False,
+        description="Write the function (method, module) new when the file does not define it; "
+        "without it a missing target is an error.",
+    )
+
+    @property
+    def name(self) -> str:
+        """The function's own name (``authenticate`` for ``AuthService.authenticate``)."""
+        return self.function.rsplit(".", 1)[-1]
+
+    @property
+    def is_method(self) -> bool:
+        """True for a method (``Class.method``)."""
+        return "." in self.function
 
     @field_validator("file")
     @classmethod
@@ -77,8 +103,12 @@ class Target(BaseModel):
     @field_validator("function")
     @classmethod
     def _identifier(cls, value: str) -> str:
-        if not value.isidentifier():
-            raise ValueError(f"{value!r} is not a Python identifier; give the function's name")
+        value = value.strip()
+        if not value or not all(p.isidentifier() for p in value.split(".")):
+            raise ValueError(
+                f"{value!r} is not a function name; give `name` or `Class.method` "
+                "(e.g. AuthService.authenticate)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -91,10 +121,10 @@ class Target(BaseModel):
                     f"signature {self.signature!r} does not parse ({exc.msg}); write a complete "
                     "`def name(args):` line"
                 ) from None
-            defs = [n for n in module.body if isinstance(n, ast.FunctionDef)]
-            if not defs or defs[0].name != self.function:
+            defs = [n for n in module.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+            if not defs or defs[0].name != self.name:
                 raise ValueError(
-                    f"signature {self.signature!r} does not define {self.function!r}; make its "
+                    f"signature {self.signature!r} does not define {self.name!r}; make its "
                     "`def` name match target.function"
                 )
         return self

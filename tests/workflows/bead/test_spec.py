@@ -28,7 +28,7 @@ GOOD = {
         ({"target": {"file": "m.txt", "function": "f"}}, "is not a Python file"),
         (
             {"target": {"file": "m.py", "function": "not valid"}},
-            "target.function: 'not valid' is not a Python identifier",
+            "target.function: 'not valid' is not a function name; give `name` or `Class.method`",
         ),
         (
             {"target": {"file": "m.py", "function": "f", "signature": "def g(x):"}},
