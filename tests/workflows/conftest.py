@@ -1,21 +1,25 @@
 """Fixtures for the bead workflow tests: an in-process executor and a sample repository.
 
-:class:`InProcessExecutor` really runs programs (``exec`` in this process, no isolation) and
-commands (a subprocess in a scratch copy), so the graph's routing is tested on real verdicts
-without depending on the sandbox backends. Only trusted test code runs through it.
+:class:`InProcessExecutor` really runs programs (``exec`` in this process, no isolation, line
+events traced with ``sys.settrace``) and commands (a subprocess in a scratch copy), so the
+graph's routing is tested on real verdicts without depending on the sandbox backends. Only
+trusted test code runs through it. A request with a module context (a bead in a repository)
+goes to one shared local sandbox: importing a module from a snapshot is the sandbox's job.
 """
 
 from __future__ import annotations
 
 import ast
+import atexit
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -32,6 +36,34 @@ from beadline.validators.executor import (
 )
 
 SAMPLE_REPO = Path(__file__).resolve().parents[2] / "examples" / "sample_repo"
+
+_LOCAL: list[Executor] = []
+
+
+def shared_local() -> Executor:
+    """One warm local sandbox for the whole session (closed at exit)."""
+    if not _LOCAL:
+        from beadline.validators.sandbox.factory import make_executor
+
+        _LOCAL.append(make_executor("local", workers=1))
+        atexit.register(_LOCAL[0].close)
+    return _LOCAL[0]
+
+
+class _LineTracer:
+    """Line events of the code compiled as ``<program>`` (what the real tracer records)."""
+
+    def __init__(self) -> None:
+        self.events: list[TraceEvent] = []
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename != "<program>":
+            return None
+        if event == "line":
+            self.events.append(
+                TraceEvent(kind="line", line=frame.f_lineno, function=frame.f_code.co_name)
+            )
+        return self
 
 
 def _program_line(tb: object) -> int | None:
@@ -54,9 +86,20 @@ class InProcessExecutor(Executor):
 
     def run(self, request: RunRequest) -> RunResult:
         self.requests.append(request)
-        return RunResult(
-            results=tuple(self._one(request.program, t) for t in request.tests), backend=self.name
-        )
+        if request.context is not None:
+            return shared_local().run(request)
+        results = []
+        for test in request.tests:
+            tracer = _LineTracer()
+            sys.settrace(tracer)
+            try:
+                result = self._one(request.program, test)
+            finally:
+                sys.settrace(None)
+            if request.trace:
+                result = replace(result, trace=Trace(events=(*result.trace.events, *tracer.events)))
+            results.append(result)
+        return RunResult(results=tuple(results), backend=self.name)
 
     def _one(self, program: str, test: TestCase) -> TestResult:
         namespace: dict[str, object] = {"__name__": "__main__"}
@@ -116,6 +159,8 @@ class InProcessExecutor(Executor):
 
     def run_command(self, request: CommandRequest) -> CommandResult:
         self.commands.append(request)
+        if request.pythonpath or request.junit_xml:
+            return shared_local().run_command(request)
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp) / "work"
             if request.directory is not None:

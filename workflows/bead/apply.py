@@ -1,7 +1,7 @@
 """Write a bead's result into the user's repository: merge, diff, atomic replace with a backup.
 
-:func:`merge_function` puts a function into a module's text (replacing a top-level function of
-that name, or appending it) and adds the setup's imports and constants that are missing.
+:func:`merge_function` puts a function into a module's text (the target replaced in place, or
+added) and merges the setup by bound name (:mod:`beadline.agents.splice`).
 :func:`apply_to_repo` writes the merged text atomically — a temporary file in the same directory,
 flushed and fsynced, then ``os.replace`` — after copying the previous file to ``<name>.bak``, or
 with ``dry_run`` only returns the unified diff. A reader never sees a half-written file and the
@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from beadline.agents.splice import locate_target, splice
 from beadline.workflows.errors import UserError
 
 __all__ = ["ApplyError", "ApplyResult", "apply_to_repo", "merge_function", "split_program"]
@@ -89,75 +90,34 @@ def split_program(program: str, function: str) -> tuple[str, str, list[str]]:
     return "\n".join(setup_lines), signature, parts
 
 
-def _setup_statements(setup: str) -> list[tuple[str, str]]:
-    """(normalised form, source) of each top-level statement of the setup."""
-    if not setup.strip():
-        return []
-    tree = _parse(setup, "the setup code")
-    lines = setup.splitlines()
-    return [
-        (ast.unparse(n), "\n".join(lines[n.lineno - 1 : n.end_lineno or n.lineno]))
-        for n in tree.body
-    ]
-
-
 def merge_function(original: str, function_code: str, setup: str, function: str) -> str:
-    """Put ``function_code`` into ``original`` and add the setup statements it lacks.
+    """Put ``function_code`` into ``original`` and merge the setup by bound name.
 
-    A top-level function named ``function`` (with its decorators) is replaced in place;
-    otherwise the function is appended. Setup statements (imports, constants) whose normalised
-    form is not already at module level go after the last top-level import (or after the
-    module docstring and ``__future__`` imports).
+    The target (``name`` or ``Class.method``) is replaced in place at its own indentation
+    (decorators and all: ``function_code`` is the whole new ``def``), or added at the end of its
+    class or of the module; the setup is merged as :func:`beadline.agents.splice.merge_setup`
+    does. The bead graph's ``module_text`` is this, validated; write that instead of merging
+    again.
 
     Args:
         original: The module's current text (empty for a new file).
-        function_code: The complete function.
+        function_code: The complete function, as a top-level ``def`` (a method dedented).
         setup: Module-level code it needs.
-        function: The function's name.
+        function: The target's name or qualified name.
 
     Returns:
         The new module text.
 
     Raises:
-        ApplyError: ``original`` or ``setup`` does not parse.
+        ApplyError: ``original`` or ``setup`` does not parse, the class does not exist, or the
+            setup cannot be merged.
     """
-    code = function_code.strip("\n") + "\n"
-    tree = _parse(original, "the target file") if original.strip() else ast.Module([], [])
-    lines = original.splitlines()
-    existing = next(
-        (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function), None
-    )
-    if existing is not None:
-        start = min([existing.lineno, *(d.lineno for d in existing.decorator_list)])
-        end = existing.end_lineno or existing.lineno
-        merged_lines = [*lines[: start - 1], *code.rstrip("\n").splitlines(), *lines[end:]]
-        text = "\n".join(merged_lines) + "\n"
-    elif original.strip():
-        text = original.rstrip("\n") + "\n\n\n" + code
-    else:
-        text = code
-    present = {ast.unparse(n) for n in _parse(text, "the merged file").body}
-    needed = [src for norm, src in _setup_statements(setup) if norm not in present]
-    if not needed:
-        return text
-    tree = _parse(text, "the merged file")
-    lines = text.splitlines()
-    insert_at = 0
-    for i, node in enumerate(tree.body):
-        docstring = (
-            i == 0
-            and isinstance(node, ast.Expr)
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        )
-        if docstring or isinstance(node, ast.Import | ast.ImportFrom):
-            insert_at = node.end_lineno or node.lineno
-    block = "\n".join(needed).splitlines()
-    if insert_at == 0:
-        new_lines = [*block, "", "", *lines]
-    else:
-        new_lines = [*lines[:insert_at], *block, *lines[insert_at:]]
-    return "\n".join(new_lines).rstrip("\n") + "\n"
+    program = (setup.strip("\n") + "\n\n\n" if setup.strip() else "") + function_code
+    try:
+        site = locate_target(original, function, create=True, file="the target file")
+        return splice(original, site, program).text
+    except UserError as exc:
+        raise ApplyError(str(exc)) from None
 
 
 def _backup_path(path: Path) -> Path:

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from beadline.agents.decoding import Decoded, decode
 from beadline.agents.models.base import Model
+from beadline.agents.prompts.builder import build_prompt
 from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Cost, Task
 from beadline.validators.executor import (
@@ -36,8 +37,10 @@ from beadline.validators.executor import (
     RunRequest,
     RunResult,
 )
+from beadline.workflows.bead.in_repo import RepoTarget
+from beadline.workflows.bead.repo_view import RepoView, build_repo_view
 from beadline.workflows.bead.spec import Bead
-from beadline.workflows.errors import UserError
+from beadline.workflows.errors import BeadlineError, UserError
 
 __all__ = [
     "EgcfgGenerator",
@@ -46,6 +49,7 @@ __all__ = [
     "GeneratedStage",
     "ProgramLayout",
     "Region",
+    "RepeatedCodeError",
     "ScriptedGenerator",
     "StageGenerator",
     "StageKind",
@@ -56,6 +60,7 @@ __all__ = [
     "is_final_part",
     "module_names_missing",
     "normalize_part",
+    "same_code",
 ]
 
 StageKind = Literal["signature", "setup", "body"]
@@ -65,8 +70,8 @@ Emit = Callable[[dict[str, Any]], None]
 """Receives progress events (``{"event": "candidates_executed", ...}``)."""
 
 FEEDBACK_TEMPLATE = (
-    "A previous attempt at the {where} was rejected: {summary}\n{evidence}{hint}"
-    "Write the {where} again so that it passes."
+    "A previous attempt at the {where} was rejected: {summary}\n{evidence}{code}{hint}"
+    "Write the {where} again so that it passes; do not repeat the rejected code."
 )
 """How the evidence of a failed attempt is put in front of the model (appended to the task)."""
 
@@ -132,6 +137,9 @@ class StageRequest:
     """1 for the first attempt at this stage (and part)."""
     emit: Emit | None = field(default=None, compare=False)
     """Progress sink (e.g. candidates executed)."""
+    target: RepoTarget | None = field(default=None, compare=False)
+    """The target module in its repository snapshot (``None``: the function stands alone).
+    Candidates then run as the whole module and the prompt shows the repository."""
 
     @property
     def prefix(self) -> str:
@@ -151,6 +159,8 @@ class GeneratedStage:
     """What producing it cost."""
     record: dict[str, Any] | None = None
     """The decoder's record, when kept."""
+    context: dict[str, Any] | None = None
+    """What the prompt showed of the repository and what was cut (:class:`RepoView`)."""
 
 
 @runtime_checkable
@@ -264,12 +274,21 @@ def feedback_text(feedback: Feedback | None, *, where: str) -> str:
     evidence = "\n".join(feedback.evidence)
     if len(evidence) > 1_500:
         evidence = evidence[:1_500] + "\n(...)"
+    code = feedback.code.strip("\n")
+    if len(code) > 800:
+        code = code[:800] + "\n(...)"
     return FEEDBACK_TEMPLATE.format(
         where=where,
         summary=feedback.summary or "(no summary)",
         evidence=(evidence + "\n") if evidence else "",
+        code=f"The rejected code:\n{code}\n" if code.strip() else "",
         hint=f"Reviewer's hint: {feedback.hint}\n" if feedback.hint else "",
     )
+
+
+def same_code(a: str, b: str) -> bool:
+    """The same code up to layout and comments (equal syntax trees; text when unparsable)."""
+    return _norm(a) == _norm(b)
 
 
 _NAME_ERROR = re.compile(r"name '([A-Za-z_][A-Za-z0-9_]*)' is not defined")
@@ -476,19 +495,24 @@ class _ObservedExecutor(Executor):
 class EgcfgGenerator:
     """Writes stages with the EG-CFG decoder (:func:`beadline.agents.decoding.decode`).
 
-    * ``signature``: the bead's given signature; otherwise a short generation whose ``def``
-      header (and docstring) is kept.
+    * ``signature``: the bead's given signature (for an existing stub, the stub's own);
+      otherwise a short generation whose ``def`` header (and docstring) is kept.
     * ``setup``: the bead's given setup; otherwise the imports and constants the model wrote in
       front of the function in that generation, plus ``import X`` for every standard-library
       module a failed attempt's evidence names as undefined.
     * ``body`` part *i*: the decoder continues the accepted prefix (``task.prompt``) with
       ``stop_after_blocks=1``; the first new top-level statement block is the part. The evidence
-      of the last failed attempt (and a reviewer's hint) is appended to the task description,
-      and each retry uses another seed (and temperature 0.7 when the settings are greedy).
+      of the last failed attempt, the rejected code (and a reviewer's hint) are appended to the
+      task description, and each retry uses another seed (and temperature 0.7 when the settings
+      are greedy). A retry never hands back the code that just failed: the decoder is asked
+      again with further seeds (``retry_seeds``), and when it still writes the same code the
+      attempt fails with :class:`RepeatedCodeError`.
+    * In a repository (``request.target``) every candidate runs as the whole target module
+      (``Task.module``), and the prompt shows the repository (``Task.code_context``:
+      :func:`~beadline.workflows.bead.repo_view.build_repo_view`, cut to ``context_tokens`` or
+      to what the model's window leaves; what was cut is returned in ``GeneratedStage.context``).
     * Fallback (``free_fallback``): a small chat model may still close the code block at once
-      instead of continuing the prefix (it did so routinely while the chat prompt showed the
-      prefix as a closed block in the user message; now the prefix is the answer's prefill and
-      the example beads need no fallback). When the prefix yields no new statement, the decoder
+      instead of continuing the prefix. When the prefix yields no new statement, the decoder
       writes the whole function itself (still execution-guided, on the same tests) and part *i*
       is that function's *i*-th body statement, its parameters renamed to the signature's. The
       function is kept and handed out part by part while the accepted parts match it.
@@ -498,6 +522,8 @@ class EgcfgGenerator:
         executor: The sandbox the decoder runs candidates in.
         settings: Decoder settings (the decoder's defaults when ``None``).
         free_fallback: Use the fallback above.
+        context_tokens: The most tokens the repository view may take in a prompt.
+        retry_seeds: Further seeds tried when a retry writes the rejected code again.
     """
 
     def __init__(
@@ -507,21 +533,26 @@ class EgcfgGenerator:
         settings: DecoderSettings | None = None,
         *,
         free_fallback: bool = True,
+        context_tokens: int = 1_200,
+        retry_seeds: int = 2,
     ) -> None:
         self.model = model
         self.executor = executor
         self.settings = settings or DecoderSettings()
         self.free_fallback = free_fallback
+        self.context_tokens = context_tokens
+        self.retry_seeds = retry_seeds
         self._last_program: dict[str, str] = {}
         self._free: dict[str, list[str]] = {}
+        self._views: dict[tuple[str, str], RepoView] = {}
 
     def _decode(
-        self, task: Task, request: StageRequest, *, stop_after_blocks: int | None
+        self, task: Task, request: StageRequest, *, stop_after_blocks: int | None, reseed: int = 0
     ) -> Decoded:
         settings = self.settings
         updates: dict[str, Any] = {"stop_after_blocks": stop_after_blocks}
-        if request.attempt > 1:
-            updates["seed"] = (settings.seed or 0) + request.attempt - 1
+        if request.attempt > 1 or reseed:
+            updates["seed"] = (settings.seed or 0) + request.attempt - 1 + 1_000 * reseed
             if settings.temperature == 0.0:
                 updates["temperature"] = 0.7
         settings = settings.model_copy(update=updates)
@@ -529,33 +560,97 @@ class EgcfgGenerator:
         observed = _ObservedExecutor(self.executor, request.emit, label)
         return decode(task, self.model, observed, settings)
 
+    def view(self, request: StageRequest, task: Task) -> RepoView | None:
+        """The repository view of the request's bead (built once per snapshot)."""
+        target = request.target
+        if target is None:
+            return None
+        key = (request.bead.id, target.context.snapshot.fingerprint)
+        found = self._views.get(key)
+        if found is None:
+            base = len(
+                self.model.tokenize(
+                    build_prompt(
+                        task,
+                        self.model,
+                        prompt_type=self.settings.prompt_type,
+                        n_shots=self.settings.n_shots,
+                    ).text()
+                )
+            )
+            room = (
+                self.model.n_ctx
+                - base
+                - self.settings.max_new_tokens
+                - self.settings.signal_max_chars // 3
+                - 64
+            )
+            found = build_repo_view(
+                target.context,
+                target.original,
+                context_files=request.bead.context,
+                count_tokens=lambda text: len(self.model.tokenize(text)),
+                budget_tokens=max(0, min(self.context_tokens, room)),
+            )
+            self._views[key] = found
+        return found
+
     def _task(self, request: StageRequest, *, prompt: str | None, where: str) -> Task:
         bead = request.bead
         description = bead.description
         extra = feedback_text(request.feedback, where=where)
         if extra:
             description += "\n\n" + extra
-        return Task(
+        task = Task(
             task_id=f"bead/{bead.id}/{where.replace(' ', '-')}",
             description=description,
-            entry_point=bead.target.function,
+            entry_point=bead.target.name,
             tests=bead.unit_tests(),
             prompt=prompt,
+            module=request.target.module if request.target is not None else None,
         )
+        view = self.view(request, task)
+        return replace(task, code_context=view.text) if view is not None else task
 
     def generate(self, request: StageRequest) -> GeneratedStage:
-        """Write the requested stage (see the class docstring)."""
+        """Write the requested stage (see the class docstring).
+
+        Raises:
+            RepeatedCodeError: a retry kept writing the code that just failed.
+        """
+        generated = self._generate(request)
+        rejected = request.feedback.code if request.feedback is not None else ""
+        reseed = 0
+        while rejected.strip() and same_code(generated.code, rejected):
+            if request.stage == "setup" or reseed >= self.retry_seeds:
+                raise RepeatedCodeError(
+                    f"the model wrote the rejected {request.stage} code again "
+                    f"({reseed + 1} seed(s)); the attempt fails without running it"
+                )
+            reseed += 1
+            generated = self._generate(request, reseed=reseed)
+        view = (
+            self._views.get((request.bead.id, request.target.context.snapshot.fingerprint))
+            if request.target is not None
+            else None
+        )
+        return replace(generated, context=view.to_json()) if view is not None else generated
+
+    def _generate(self, request: StageRequest, *, reseed: int = 0) -> GeneratedStage:
         bead = request.bead
         if request.stage == "signature":
             if bead.target.signature is not None and request.feedback is None:
                 return GeneratedStage(code=bead.target.signature.strip("\n"))
             started = time.monotonic()
             decoded = self._decode(
-                self._task(request, prompt=None, where="signature"), request, stop_after_blocks=1
+                self._task(request, prompt=None, where="signature"),
+                request,
+                stop_after_blocks=1,
+                reseed=reseed,
             )
             self._last_program[bead.id] = decoded.program
             return GeneratedStage(
-                code=_signature_of(decoded.program, bead.target.function),
+                code=_signature_of(decoded.program, bead.target.name),
                 cost=_cost(decoded, started),
                 record=_record(decoded),
             )
@@ -567,9 +662,9 @@ class EgcfgGenerator:
             lines = [line for line in setup.splitlines() if line.strip()]
             lines += [f"import {m}" for m in missing if f"import {m}" not in lines]
             return GeneratedStage(code="\n".join(lines))
-        return self._body_part(request)
+        return self._body_part(request, reseed=reseed)
 
-    def _body_part(self, request: StageRequest) -> GeneratedStage:
+    def _body_part(self, request: StageRequest, *, reseed: int = 0) -> GeneratedStage:
         bead = request.bead
         started = time.monotonic()
         cached = self._from_free(request)
@@ -578,9 +673,12 @@ class EgcfgGenerator:
         prefix = assemble_program(request.setup, request.signature, request.parts, complete=False)
         where = f"body part {request.part + 1}"
         decoded = self._decode(
-            self._task(request, prompt=prefix.program, where=where), request, stop_after_blocks=1
+            self._task(request, prompt=prefix.program, where=where),
+            request,
+            stop_after_blocks=1,
+            reseed=reseed,
         )
-        part, _last = first_new_block(prefix.program, decoded.program, bead.target.function)
+        part, _last = first_new_block(prefix.program, decoded.program, bead.target.name)
         cost = _cost(decoded, started)
         if part or not self.free_fallback:
             return GeneratedStage(
@@ -588,10 +686,13 @@ class EgcfgGenerator:
             )
         started = time.monotonic()
         free = self._decode(
-            self._task(request, prompt=None, where=where), request, stop_after_blocks=None
+            self._task(request, prompt=None, where=where),
+            request,
+            stop_after_blocks=None,
+            reseed=reseed,
         )
         cost = cost + _cost(free, started)
-        statements = _statements_renamed(free.program, bead.target.function, request.signature)
+        statements = _statements_renamed(free.program, bead.target.name, request.signature)
         self._free[bead.id] = statements
         return _pick(statements, request.parts, cost=cost, record=_record(free))
 
@@ -605,6 +706,10 @@ class EgcfgGenerator:
         ]:
             return None
         return _pick(statements, request.parts, cost=Cost(), record=None)
+
+
+class RepeatedCodeError(BeadlineError):
+    """Raised by :class:`EgcfgGenerator` when a retry keeps writing the code that just failed."""
 
 
 def _pick(

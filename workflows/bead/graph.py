@@ -33,10 +33,8 @@ killed run resumes losing at most the stage in flight: each node is one stage at
 from __future__ import annotations
 
 import operator
-import re
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Annotated, Any, Literal, NotRequired, cast
 
 from langgraph.config import get_stream_writer
@@ -49,21 +47,8 @@ from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Cost
 from beadline.validators.errors import BeadlineError
 from beadline.validators.executor import Executor
-from beadline.validators.stages import (
-    StageVerdict,
-    check_imports,
-    check_integration,
-    check_smoke,
-    check_unit,
-)
-from beadline.workflows.bead._stage_checks import (
-    blame_output,
-    blame_unit,
-    check_signature,
-    clean_code,
-    command_limits,
-)
-from beadline.workflows.bead.apply import merge_function, split_program
+from beadline.workflows.bead._stage_checks import clean_code
+from beadline.workflows.bead.apply import split_program
 from beadline.workflows.bead.generation import (
     EgcfgGenerator,
     Feedback,
@@ -73,12 +58,15 @@ from beadline.workflows.bead.generation import (
     StageRequest,
     assemble_program,
     is_final_part,
-    module_names_missing,
     normalize_part,
+    same_code,
 )
+from beadline.workflows.bead.in_repo import RepoTarget, open_target
+from beadline.workflows.bead.preflight import preflight
 from beadline.workflows.bead.review import ReviewAnswer, make_payload, parse_answer
 from beadline.workflows.bead.spec import Bead
-from beadline.workflows.errors import UserError
+from beadline.workflows.bead.validation import StageInputs, StageValidator
+from beadline.workflows.errors import BeadError, UserError
 
 __all__ = [
     "BeadInput",
@@ -97,7 +85,8 @@ input cannot be run (missing repository, command not found). ``aborted``: a revi
 Stage = Literal["signature", "setup", "body", "integration"]
 NodeName = Literal["signature", "setup", "body", "integration", "review", "finish"]
 _STAGES: tuple[Stage, ...] = ("signature", "setup", "body", "integration")
-_NOT_FOUND = re.compile(r"command not found|no such file or directory|not found", re.IGNORECASE)
+_REPEATED = "the generator returned the code that just failed"
+_NOT_RUN = "); it was not run again"
 
 
 class BeadInput(TypedDict):
@@ -115,8 +104,10 @@ class BeadOutput(TypedDict, total=False):
     bead_id: str
     status: BeadStatus
     message: str
+    repo: str | None
+    """The target repository (``None`` for a function written alone)."""
     program: str
-    """The assembled module: setup and the function."""
+    """The assembled program: setup and the function (standalone)."""
     function: str
     """The function alone (signature and body)."""
     signature: str
@@ -128,7 +119,17 @@ class BeadOutput(TypedDict, total=False):
     """The evidence of the last failure (for a failed run: what it learned)."""
     cost: dict[str, float]
     baseline: dict[str, Any] | None
-    """The integration command on the unchanged repository."""
+    """The integration command on the unchanged repository: ``failing``, ``pre_existing`` (do
+    not block), ``must_pass`` (name the target: must pass after)."""
+    module_text: str
+    """In a repository: the whole module that passed integration — what is written, byte for
+    byte."""
+    original_digest: str
+    """Digest of the module's text it was built on (the write refuses a file changed since)."""
+    target: dict[str, Any] | None
+    """Where the target is: file, module, qualname, exists, stub."""
+    repo_view: dict[str, Any] | None
+    """What the prompt showed of the repository, and what was cut to fit."""
 
 
 class BeadState(TypedDict, total=False):
@@ -161,6 +162,10 @@ class BeadState(TypedDict, total=False):
     baseline: dict[str, Any] | None
     program: str
     function: str
+    module_text: str
+    original_digest: str
+    target: dict[str, Any] | None
+    repo_view: dict[str, Any] | None
 
 
 def _emit(event: dict[str, Any]) -> None:
@@ -186,15 +191,6 @@ def _budget(bead: Bead, stage: str) -> int:
     }[stage]
 
 
-def _verdict_json(verdict: StageVerdict) -> dict[str, Any]:
-    return {
-        "validator": verdict.stage,
-        "ok": verdict.ok,
-        "summary": verdict.summary,
-        "evidence": list(verdict.evidence),
-    }
-
-
 def _add_cost(state: BeadState, cost: Cost) -> dict[str, float]:
     total = dict(state.get("cost") or {})
     for name in ("tokens_evaluated", "tokens_generated", "programs_executed", "seconds"):
@@ -209,12 +205,23 @@ class _BeadNodes:
         self.generator = generator
         self.executor = executor
         self.review = review
+        self.validator = StageValidator(executor)
 
     # ---- helpers -------------------------------------------------------------------------
 
     @staticmethod
     def bead(state: BeadState) -> Bead:
         return Bead.model_validate(state["bead"])
+
+    @staticmethod
+    def target(state: BeadState, bead: Bead) -> RepoTarget | None:
+        """The target module in the repository's snapshot (``None`` without a repository).
+
+        Raises:
+            BeadError: the repository or the target changed so that it cannot be placed.
+        """
+        repo = state.get("repo")
+        return open_target(bead, repo) if repo else None
 
     def layout(self, state: BeadState, parts: Sequence[str] | None = None) -> ProgramLayout:
         return assemble_program(
@@ -228,89 +235,22 @@ class _BeadNodes:
     ) -> dict[str, Any]:
         """Validate one stage's code; a record with ``ok``, verdicts and the retry target."""
         bead = self.bead(state)
-        retry = {"stage": stage, "part": part}
-        extra: dict[str, Any] = {}
-        verdicts: list[StageVerdict] = []
-        if stage == "signature":
-            verdicts.append(check_signature(code, bead))
-        elif stage == "setup":
-            verdicts.append(check_imports(code, self.executor))
-        elif stage == "body":
-            if not code.strip():
-                ok = part > 0
-                summary = "the function is complete" if ok else "no body was written"
-                verdicts.append(
-                    StageVerdict(
-                        stage="compiles",
-                        ok=ok,
-                        summary=summary,
-                        evidence=()
-                        if ok
-                        else ("the function body is empty: write its first statement",),
-                    )
-                )
-            else:
-                parts = [*state.get("parts", [])[:part], code]
-                program = self.layout(state, parts).program
-                smoke = check_smoke(
-                    program, bead.unit_tests(), self.executor, entry_point=bead.target.function
-                )
-                verdicts.append(smoke)
-                if not smoke.ok and module_names_missing(smoke.evidence):
-                    retry = {"stage": "setup", "part": part}
-        else:
-            verdicts, retry, extra = self.integrate(state, bead)
-        ok = all(v.ok for v in verdicts)
-        last = verdicts[-1]
-        failed = next((v for v in verdicts if not v.ok), last)
-        return {
-            "stage": stage,
-            "part": part,
-            "code": code,
-            "done": done,
-            "ok": ok,
-            "summary": last.summary if ok else failed.summary,
-            "evidence": [] if ok else list(failed.evidence),
-            "validations": [_verdict_json(v) for v in verdicts],
-            "retry": retry,
-            **extra,
-        }
+        inputs = StageInputs(
+            bead=bead,
+            target=self.target(state, bead),
+            setup=state.get("setup", ""),
+            signature=state.get("signature", ""),
+            parts=tuple(state.get("parts", [])),
+            baseline=state.get("baseline"),
+        )
+        return self.validator.validate(inputs, stage, part, code, done)
 
-    def integrate(
-        self, state: BeadState, bead: Bead
-    ) -> tuple[list[StageVerdict], dict[str, Any], dict[str, Any]]:
-        layout = self.layout(state)
-        verdicts: list[StageVerdict] = []
-        function = assemble_program("", state.get("signature", ""), state.get("parts", [])).program
-        extra: dict[str, Any] = {"program": layout.program, "function": function}
-        if bead.tests:
-            unit = check_unit(
-                layout.program, bead.unit_tests(), self.executor, entry_point=bead.target.function
-            )
-            verdicts.append(unit)
-            if not unit.ok:
-                return verdicts, blame_unit(unit, layout, bead), extra
-        repo = state.get("repo")
-        if repo and (bead.test_file or bead.integration):
-            target = Path(repo) / bead.target.file
-            original = target.read_text(encoding="utf-8") if target.is_file() else ""
-            merged = merge_function(
-                original, function, state.get("setup", ""), bead.target.function
-            )
-            files = {bead.target.file: merged}
-            commands: list[tuple[tuple[str, ...], float]] = []
-            if bead.test_file:
-                commands.append((("python", "-m", "pytest", "-q", bead.test_file), 120.0))
-            if bead.integration:
-                commands.append((bead.integration.command, bead.integration.timeout_s))
-            for argv, timeout in commands:
-                verdict = check_integration(
-                    Path(repo), files, argv, self.executor, limits=command_limits(timeout)
-                )
-                verdicts.append(verdict)
-                if not verdict.ok:
-                    return verdicts, blame_output(verdict, layout, bead), extra
-        return verdicts, {"stage": "integration", "part": 0}, extra
+    def current_code(self, state: BeadState, stage: str, part: int) -> str:
+        """The accepted code of a stage (what an integration failure re-opens)."""
+        if stage == "body":
+            parts = state.get("parts", [])
+            return parts[part] if part < len(parts) else ""
+        return str(state.get(stage, "") or "") if stage in ("setup", "signature") else ""
 
     def record(
         self,
@@ -350,13 +290,19 @@ class _BeadNodes:
         if not record["ok"]:
             target = record["retry"]
             target_key = _key(target["stage"], target["part"])
+            # the code the evidence is about: this attempt's, or that of the stage it re-opens
+            rejected = (
+                record["code"]
+                if target_key == key
+                else self.current_code(state, target["stage"], int(target["part"]))
+            )
             update["feedback"] = {
                 "for": target_key,
                 **Feedback(
                     stage=stage,
                     summary=record["summary"],
                     evidence=tuple(record["evidence"]),
-                    code=record["code"],
+                    code=rejected,
                 ).to_json(),
             }
             if target_key != key:
@@ -395,88 +341,15 @@ class _BeadNodes:
         else:
             update.update(stage="done", program=record.get("program", ""))
             update["function"] = record.get("function", "")
+            update["module_text"] = record.get("module_text", "")
+            update["original_digest"] = record.get("original_digest", "")
         return update
 
     # ---- nodes ---------------------------------------------------------------------------
 
     def preflight(self, state: BeadState) -> dict[str, Any]:
-        """Check the input; run the integration command on the unchanged repository."""
-        start: dict[str, Any] = {
-            "status": "running",
-            "message": "",
-            "stage": "signature",
-            "part": 0,
-            "signature": "",
-            "setup": "",
-            "parts": [],
-            "body_done": False,
-            "attempts": {},
-            "grants": {},
-            "feedback": None,
-            "pending": None,
-            "cost": {},
-            "baseline": None,
-        }
-        try:
-            bead = self.bead(state)
-        except ValueError as exc:
-            return {**start, "status": "invalid", "message": f"invalid bead: {exc}"}
-        start["bead_id"] = bead.id
-        _emit({"event": "stage_started", "bead": bead.id, "stage": "preflight"})
-        repo = state.get("repo") or bead.repo
-        start["repo"] = repo
-        needs_repo = bead.integration is not None or bead.test_file is not None
-        if needs_repo and (not repo or not Path(repo).is_dir()):
-            return {
-                **start,
-                "status": "invalid",
-                "message": f"bead {bead.id}: target repository {repo!r} not found; pass an "
-                "existing directory (--repo DIR)",
-            }
-        if repo and bead.test_file and not (Path(repo) / bead.test_file).is_file():
-            return {
-                **start,
-                "status": "invalid",
-                "message": f"bead {bead.id}: test_file {bead.test_file!r} not found in {repo}",
-            }
-        if repo and bead.integration is not None and not bead.integration.expect_fail_before:
-            verdict = check_integration(
-                Path(repo),
-                {},
-                bead.integration.command,
-                self.executor,
-                limits=command_limits(bead.integration.timeout_s),
-            )
-            start["baseline"] = _verdict_json(verdict)
-            _emit(
-                {
-                    "event": "baseline",
-                    "bead": bead.id,
-                    "ok": verdict.ok,
-                    "summary": verdict.summary,
-                }
-            )
-            if not verdict.ok:
-                result = verdict.command
-                not_found = result is not None and (
-                    result.exit_code == 127 or bool(_NOT_FOUND.search(result.message))
-                )
-                if not_found:
-                    return {
-                        **start,
-                        "status": "invalid",
-                        "message": f"bead {bead.id}: integration command not found: "
-                        f"{verdict.summary}; fix integration.command",
-                    }
-                return {
-                    **start,
-                    "status": "baseline_failed",
-                    "message": f"bead {bead.id}: the integration command already fails on the "
-                    f"unchanged repository ({verdict.summary}); nothing was generated. Fix the "
-                    "repository's tests, or set integration.expect_fail_before: true when the "
-                    "command tests the new function",
-                }
-        return start
+        """Check the input before any model time (:mod:`beadline.workflows.bead.preflight`)."""
+        return preflight(dict(state), self.executor, _emit)
 
     def stage(self, stage: Stage) -> Any:
         def node(state: BeadState) -> dict[str, Any]:
@@ -493,48 +366,66 @@ class _BeadNodes:
                     "attempt": attempt,
                 }
             )
-            if stage == "integration":
-                record = self.validate(state, "integration", 0, "", True)
-                return self.record(state, record, attempt=attempt, source="model")
-            feedback_json = state.get("feedback")
-            feedback = (
-                Feedback.from_json(feedback_json)
-                if feedback_json and feedback_json.get("for") == key
-                else None
-            )
-            request = StageRequest(
-                bead=bead,
-                stage=stage,
-                part=part,
-                signature=state.get("signature", ""),
-                setup=state.get("setup", ""),
-                parts=tuple(state.get("parts", [])[:part]),
-                feedback=feedback,
-                attempt=attempt,
-                emit=lambda event: _emit({"bead": bead.id, **event}),
-            )
             try:
-                generated = self.generator.generate(request)
-            except BeadlineError as exc:
-                record = {
-                    "stage": stage,
-                    "part": part,
-                    "code": "",
-                    "done": False,
-                    "ok": False,
-                    "summary": f"the generator failed: {exc}",
-                    "evidence": [str(exc)],
-                    "validations": [],
-                    "retry": {"stage": stage, "part": part},
-                }
-                return self.record(state, record, attempt=attempt, source="model")
-            code = clean_code(stage, generated)
-            done = generated.done or (stage == "body" and is_final_part(code))
-            record = self.validate(state, stage, part, code, done)
-            return self.record(state, record, attempt=attempt, source="model", cost=generated.cost)
+                return self.attempt(state, bead, stage, part, attempt)
+            except BeadError as exc:
+                # the repository changed under the run so that the target cannot be placed
+                return {"status": "invalid", "message": str(exc)}
 
         node.__name__ = stage
         return node
+
+    def attempt(
+        self, state: BeadState, bead: Bead, stage: Stage, part: int, attempt: int
+    ) -> dict[str, Any]:
+        """One attempt at a stage: generate its code (not for integration) and validate it."""
+        key = _key(stage, part)
+        if stage == "integration":
+            record = self.validate(state, "integration", 0, "", True)
+            return self.record(state, record, attempt=attempt, source="model")
+        feedback_json = state.get("feedback")
+        feedback = (
+            Feedback.from_json(feedback_json)
+            if feedback_json and feedback_json.get("for") == key
+            else None
+        )
+        request = StageRequest(
+            bead=bead,
+            stage=stage,
+            part=part,
+            signature=state.get("signature", ""),
+            setup=state.get("setup", ""),
+            parts=tuple(state.get("parts", [])[:part]),
+            feedback=feedback,
+            attempt=attempt,
+            emit=lambda event: _emit({"bead": bead.id, **event}),
+            target=self.target(state, bead),
+        )
+        try:
+            generated = self.generator.generate(request)
+        except BeadlineError as exc:
+            record = _not_validated(stage, part, "", f"the generator failed: {exc}")
+            return self.record(state, record, attempt=attempt, source="model")
+        code = clean_code(stage, generated)
+        done = generated.done or (stage == "body" and is_final_part(code))
+        if feedback is not None and feedback.code.strip() and same_code(code, feedback.code):
+            # A retry must not hand back the code that just failed: it would fail the same way.
+            why = feedback.summary
+            if why.startswith(_REPEATED):  # keep the first reason, not a chain of repeats
+                why = why.removeprefix(_REPEATED + " (").removesuffix(_NOT_RUN)
+            record = _not_validated(
+                stage,
+                part,
+                code,
+                f"{_REPEATED} ({why}{_NOT_RUN}",
+                evidence=[e for e in feedback.evidence if not e.startswith(_REPEATED)],
+            )
+        else:
+            record = self.validate(state, stage, part, code, done)
+        update = self.record(state, record, attempt=attempt, source="model", cost=generated.cost)
+        if generated.context is not None:
+            update["repo_view"] = generated.context
+        return update
 
     def review_node(self, state: BeadState) -> dict[str, Any]:
         """Show the pending stage to a person (``interrupt``) and apply the answer."""
@@ -611,7 +502,7 @@ class _BeadNodes:
         """A reviewer's replacement of the whole function at the integration stage."""
         bead = self.bead(state)
         try:
-            setup, signature, parts = split_program(code, bead.target.function)
+            setup, signature, parts = split_program(code, bead.target.name)
         except BeadlineError as exc:
             record = {
                 "stage": "integration",
@@ -695,6 +586,23 @@ class _BeadNodes:
     def route_preflight(self, state: BeadState) -> Literal["signature", "finish"]:
         """Start generating, or end (invalid input, failing baseline)."""
         return "signature" if state.get("status") == "running" else "finish"
+
+
+def _not_validated(
+    stage: str, part: int, code: str, summary: str, *, evidence: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The record of an attempt that was not validated (the generator failed or repeated)."""
+    return {
+        "stage": stage,
+        "part": part,
+        "code": code,
+        "done": False,
+        "ok": False,
+        "summary": summary,
+        "evidence": [summary, *evidence],
+        "validations": [],
+        "retry": {"stage": stage, "part": part},
+    }
 
 
 class _LazyGenerator:

@@ -76,7 +76,11 @@ def build_report(
             for e in history
         ],
         "cost": dict(state.get("cost") or {}),
+        "where": state.get("target"),
+        "pre_existing_failures": list((state.get("baseline") or {}).get("pre_existing") or []),
+        "repo_view": state.get("repo_view"),
         "program": state.get("program", ""),
+        "module_text": state.get("module_text", ""),
         "function": state.get("function", ""),
         "last_feedback": state.get("feedback"),
         "applied": dict(applied) if applied else None,
@@ -98,10 +102,46 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += [f"Target: `{target.get('file')}` · function `{target.get('function')}`", ""]
     if report.get("thread_id"):
         lines += [f"Thread: `{report['thread_id']}`", ""]
+    where = report.get("where") or {}
+    if where:
+        kind = (
+            f"replaces the existing {where.get('stub') or 'implementation'}"
+            if where.get("exists")
+            else "new"
+        )
+        lines += [f"Module `{where.get('module')}` · `{where.get('qualname')}` ({kind})", ""]
     baseline = report.get("baseline")
     if baseline:
         mark = "passed" if baseline.get("ok") else "FAILED"
         lines += [f"Baseline (unchanged repository): {mark} — {baseline.get('summary', '')}", ""]
+        if report.get("pre_existing_failures"):
+            lines += [
+                "Pre-existing failures (failed before the bead; they do not block it):",
+                "",
+                *[f"- `{i}`" for i in report["pre_existing_failures"]],
+                "",
+            ]
+        if baseline.get("must_pass"):
+            lines += [
+                "Tests of the target failing before the bead (they must pass):",
+                "",
+                *[f"- `{i}`" for i in baseline["must_pass"]],
+                "",
+            ]
+    view = report.get("repo_view")
+    if view:
+        shown = ", ".join(
+            f"{s['file']} ({s['what']}, {s['tokens']} tokens{', cut' if s.get('cut') else ''})"
+            for s in view.get("shown", [])
+        )
+        lines += [
+            f"Repository shown to the model: {shown or '(nothing)'}; budget "
+            f"{view.get('budget_tokens')} tokens",
+            "",
+        ]
+        if view.get("cut"):
+            cut = ", ".join(f"{c['file']} ({c['what']}, {c['tokens']} tokens)" for c in view["cut"])
+            lines += [f"Left out to fit: {cut}", ""]
     lines += [
         "## Stages",
         "",
@@ -139,6 +179,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                 lines += ["```text", str(item), "```", ""]
     if report.get("program"):
         lines += ["", "## Code", "", "```python", str(report["program"]).rstrip(), "```"]
+    if report.get("write_error"):
+        lines += ["", "## Not written", "", str(report["write_error"])]
     applied = report.get("applied")
     if applied:
         lines += ["", "## Applied", ""]
@@ -146,6 +188,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             lines.append(f"Dry run: `{applied.get('path')}` was not changed.")
         else:
             lines.append(f"Written to `{applied.get('path')}`; backup `{applied.get('backup')}`.")
+            recheck = applied.get("recheck")
+            if recheck:
+                lines.append(f"Re-checked after the write: {recheck.get('summary')}.")
         if applied.get("diff"):
             lines += ["", "```diff", str(applied["diff"]).rstrip(), "```"]
     return "\n".join(lines) + "\n"

@@ -25,12 +25,14 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from beadline.validators.executor import Executor
-from beadline.workflows.bead.apply import apply_to_repo, merge_function
+from beadline.workflows.bead.apply import ApplyError
 from beadline.workflows.bead.generation import ScriptedGenerator, StageGenerator
+from beadline.workflows.bead.in_repo import open_target
 from beadline.workflows.bead.loaders import load_bead
 from beadline.workflows.bead.report import build_report, write_report
 from beadline.workflows.bead.review import TerminalReviewer, drive
 from beadline.workflows.bead.spec import Bead
+from beadline.workflows.bead.write import write_result
 from beadline.workflows.errors import UserError
 
 __all__ = ["bead"]
@@ -38,6 +40,10 @@ __all__ = ["bead"]
 DECODE_SECONDS = 120.0
 """Default time budget of one decoder call (one stage attempt); threads started before the
 option existed resume with it too."""
+
+CONTEXT_TOKENS = 1_200
+"""Default budget of the repository code shown in a prompt (a small model on two cores pays
+about 7 s per 1,000 prompt tokens and context)."""
 
 
 class ProgressView:
@@ -73,6 +79,9 @@ class ProgressView:
         elif kind == "stage_failed":
             self.rows[name] = [attempt, "[red]failed[/]", str(event.get("summary", ""))]
         elif kind == "baseline":
+            mark = "[green]ok[/]" if event.get("ok") else "[yellow]fails before[/]"
+            self.rows["baseline"] = ["", mark, str(event.get("summary", ""))]
+        elif kind == "module_imports":
             mark = "[green]ok[/]" if event.get("ok") else "[red]failed[/]"
             self.rows["preflight"] = ["", mark, str(event.get("summary", ""))]
         elif kind == "candidates_executed":
@@ -127,11 +136,16 @@ def _load_options(conn: sqlite3.Connection, thread: str) -> dict[str, Any] | Non
 
 
 def make_generator(
-    model: str, executor: Executor, stack: ExitStack, *, decode_seconds: float = DECODE_SECONDS
+    model: str,
+    executor: Executor,
+    stack: ExitStack,
+    *,
+    decode_seconds: float = DECODE_SECONDS,
+    context_tokens: int = CONTEXT_TOKENS,
 ) -> StageGenerator:
     """The generator for ``--model``: ``scripted:FILE.yaml`` (a stage → code mapping) or a model
     name/path for :func:`beadline.agents.models.loader.load_model` (EG-CFG, each decode capped
-    at ``decode_seconds``)."""
+    at ``decode_seconds``, the repository view at ``context_tokens``)."""
     if model.startswith("scripted:"):
         path = Path(model.removeprefix("scripted:"))
         if not path.is_file():
@@ -145,7 +159,12 @@ def make_generator(
     from beadline.workflows.bead.generation import EgcfgGenerator
 
     loaded = stack.enter_context(load_model(model))
-    return EgcfgGenerator(loaded, executor, DecoderSettings(time_budget_s=decode_seconds))
+    return EgcfgGenerator(
+        loaded,
+        executor,
+        DecoderSettings(time_budget_s=decode_seconds),
+        context_tokens=context_tokens,
+    )
 
 
 def make_sandbox(kind: str) -> Executor:
@@ -185,6 +204,7 @@ def _execute(
             executor,
             stack,
             decode_seconds=float(options.get("decode_seconds", DECODE_SECONDS)),
+            context_tokens=int(options.get("context_tokens", CONTEXT_TOKENS)),
         )
         graph = build_bead_graph(
             generator, executor, checkpointer=saver, review=bool(options["review"])
@@ -208,8 +228,9 @@ def _execute(
             raise click.ClickException(
                 f"interrupted; nothing was written. Continue with `beadline bead resume {thread}`"
             ) from None
-    console.print()
-    _conclude(console, values, options, thread, time.monotonic() - started)
+        view.live.stop()
+        console.print()
+        _conclude(console, values, options, thread, time.monotonic() - started, executor)
 
 
 def _conclude(
@@ -218,41 +239,49 @@ def _conclude(
     options: Mapping[str, Any],
     thread: str,
     seconds: float,
+    executor: Executor,
 ) -> None:
     status = values.get("status")
     applied: dict[str, Any] | None = None
     bead = Bead.model_validate(values["bead"]) if values.get("bead") else None
     repo = values.get("repo")
+    error = ""
+    baseline = values.get("baseline") or {}
+    if baseline.get("pre_existing"):
+        shown = ", ".join(baseline["pre_existing"][:5])
+        more = len(baseline["pre_existing"]) - 5
+        console.print(
+            f"pre-existing failures (they failed before the bead and do not block it): {shown}"
+            + (f" and {more} more" if more > 0 else "")
+        )
     if status == "passed" and bead is not None and repo and not options.get("no_apply"):
-        target = Path(repo) / bead.target.file
-        original = target.read_text(encoding="utf-8") if target.is_file() else ""
-        merged = merge_function(
-            original,
-            str(values.get("function", "")),
-            str(values.get("setup", "")),
-            bead.target.function,
-        )
-        result = apply_to_repo(
-            Path(repo), bead.target.file, merged, dry_run=bool(options["dry_run"])
-        )
-        applied = {
-            "path": str(result.path),
-            "backup": str(result.backup) if result.backup else None,
-            "diff": result.diff,
-            "dry_run": bool(options["dry_run"]),
-            "written": result.written,
-        }
-        if options["dry_run"]:
-            console.print(Syntax(result.diff or "(no change)", "diff"))
-        elif result.written:
-            console.print(
-                f"wrote {result.path}" + (f" (backup {result.backup})" if result.backup else "")
-            )
+        dry_run = bool(options["dry_run"])
+        try:
+            written = write_result(values, bead, executor, dry_run=dry_run)
+        except ApplyError as exc:
+            error = str(exc)
+        else:
+            applied = written.to_json(dry_run=dry_run)
+            result = written.applied
+            if dry_run:
+                console.print(Syntax(result.diff or "(no change)", "diff"))
+            elif result.written:
+                console.print(
+                    f"wrote {result.path}"
+                    + (f" (backup {result.backup})" if result.backup else "")
+                    + (f"; re-checked: {written.recheck.summary}" if written.recheck else "")
+                )
+            else:
+                console.print(f"{result.path} already holds this text; nothing to write")
     elif status == "passed":
         console.print(Syntax(str(values.get("program", "")), "python"))
     report = build_report(values, thread_id=thread, applied=applied, seconds=seconds)
+    if error:
+        report["write_error"] = error
     json_path, md_path = write_report(report, Path(str(options["report_dir"])))
     console.print(f"report: {md_path} ({json_path.name}); {seconds:.1f} s")
+    if error:
+        raise click.ClickException(error)
     if status != "passed":
         raise click.ClickException(str(values.get("message") or f"bead ended {status}"))
     console.print(f"[green]{values.get('message', 'passed')}[/]")
@@ -314,6 +343,13 @@ def bead() -> None:
     help="Time budget of one decoder call (one stage attempt).",
 )
 @click.option(
+    "--context-tokens",
+    type=click.IntRange(min=0),
+    default=CONTEXT_TOKENS,
+    show_default=True,
+    help="Tokens of repository code (the target module, the bead's context) a prompt may show.",
+)
+@click.option(
     "--report-dir",
     type=click.Path(path_type=Path),
     default=Path(".beadline/reports"),
@@ -331,6 +367,7 @@ def run(
     db: Path | None,
     thread: str | None,
     decode_seconds: float,
+    context_tokens: int,
     report_dir: Path,
 ) -> None:
     """Build BEAD_FILE_OR_ID (a YAML bead file, or an issue id of a bd tracker file)."""
@@ -339,7 +376,12 @@ def run(
     loaded = load_bead(bead_ref, beads_file=beads_file)
     target_repo = repo if repo is not None else (Path(loaded.repo) if loaded.repo else None)
     if target_repo is not None and not target_repo.is_dir():
-        raise UserError(f"target repository {str(target_repo)!r} not found; pass --repo DIR")
+        raise UserError(
+            f"target repository {str(target_repo)!r} is not a directory; pass an existing "
+            "directory (--repo DIR)"
+        )
+    if target_repo is not None:
+        open_target(loaded, target_repo)  # an unsupported target fails here, before any thread
     thread = thread or f"{loaded.id}-{time.strftime('%Y%m%d-%H%M%S')}"
     options = {
         "bead_id": loaded.id,
@@ -349,6 +391,7 @@ def run(
         "sandbox": sandbox,
         "report_dir": str(report_dir),
         "decode_seconds": decode_seconds,
+        "context_tokens": context_tokens,
     }
     console = Console()
     console.print(

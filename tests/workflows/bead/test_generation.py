@@ -3,6 +3,8 @@ its free-function fallback (with the decoder replaced by a recording fake)."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +27,8 @@ from beadline.workflows.bead.generation import (
     module_names_missing,
 )
 from beadline.workflows.bead.spec import Bead, parse_bead
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 BEAD: Bead = parse_bead(
     {
@@ -190,3 +194,84 @@ def test_egcfg_signature_and_setup(monkeypatch: pytest.MonkeyPatch, model: Funct
         StageRequest(bead=BEAD, stage="signature")
     )
     assert given.code == "def f(xs):" and len(fake.tasks) == 1  # a given signature costs nothing
+
+
+class _Answers:
+    """Stands in for ``decode``: each call continues the prefix with the next answer."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.tasks: list[Task] = []
+        self.settings: list[DecoderSettings] = []
+
+    def __call__(self, task: Task, model: Any, executor: Any, settings: DecoderSettings) -> Decoded:
+        self.tasks.append(task)
+        self.settings.append(settings)
+        answer = self.answers[min(len(self.tasks), len(self.answers)) - 1]
+        program = (task.prompt or "") + answer
+        record = DecodeRecord(task_id=task.task_id, entry_point=task.entry_point, program=program)
+        return Decoded(program=program, status="unsolved", cost=Cost(), record=record)
+
+
+def test_a_retry_never_hands_back_the_rejected_code(
+    monkeypatch: pytest.MonkeyPatch, model: FunctionModel
+) -> None:
+    rejected = Feedback(stage="body", summary="1/1 failed", code="    return 0")
+    fake = _Answers("    return 0\n", "    return sum(x * x for x in xs)\n")
+    monkeypatch.setattr(generation, "decode", fake)
+    gen = EgcfgGenerator(model, FakeExecutor())
+    request = StageRequest(
+        bead=BEAD, stage="body", signature="def f(xs):", feedback=rejected, attempt=2
+    )
+    out = gen.generate(request)
+    assert out.code == "    return sum(x * x for x in xs)"
+    assert [s.seed for s in fake.settings] == [1, 1001]  # a new seed for the second try
+    assert "The rejected code:\n    return 0" in fake.tasks[0].description
+
+    stubborn = _Answers("    return 0\n")
+    monkeypatch.setattr(generation, "decode", stubborn)
+    with pytest.raises(generation.RepeatedCodeError, match="rejected body code again"):
+        EgcfgGenerator(model, FakeExecutor(), retry_seeds=2).generate(request)
+    assert len(stubborn.tasks) == 3
+
+
+def test_in_a_repository_the_prompt_shows_the_module_cut_to_fit(
+    monkeypatch: pytest.MonkeyPatch, model: FunctionModel, tmp_path: Path
+) -> None:
+    from beadline.workflows.bead.in_repo import open_target
+
+    repo = tmp_path / "inventory_repo"
+    shutil.copytree(EXAMPLES / "inventory_repo", repo, ignore=shutil.ignore_patterns("__pycache__"))
+    bead = parse_bead(
+        {
+            "id": "auth",
+            "description": "Check a login.",
+            "target": {"file": "inventory/auth.py", "function": "AuthService.authenticate"},
+            "context": ["inventory/models.py"],
+            "tests": ['assert AuthService(UserStore()).authenticate("a", "b") is False'],
+        }
+    )
+    target = open_target(bead, repo)
+    fake = _Answers("    return False\n")
+    monkeypatch.setattr(generation, "decode", fake)
+    request = StageRequest(bead=bead, stage="body", signature=target.site.signature, target=target)
+    # the fake model's tokens are characters: a budget of 4,000 holds both files
+    out = EgcfgGenerator(model, FakeExecutor(), context_tokens=4_000).generate(request)
+    (task,) = fake.tasks
+    assert task.entry_point == "authenticate" and task.module is not None
+    assert task.module.context.target == "AuthService.authenticate"
+    view = task.code_context
+    assert "class AuthService:" in view and "self.store = store" in view  # __init__ in full
+    assert "# <- the method to write" in view and "def hash_password" in view
+    assert "--- inventory/models.py ---" in view and "class Item:" in view
+    assert out.context is not None and [s["file"] for s in out.context["shown"]] == [
+        "inventory/auth.py",
+        "inventory/models.py",
+    ]
+    # a small budget keeps the target module (cut at a line) and leaves the rest out
+    small = EgcfgGenerator(model, FakeExecutor(), context_tokens=400)
+    monkeypatch.setattr(generation, "decode", _Answers("    return False\n"))
+    cut = small.generate(request).context
+    assert cut is not None and cut["budget_tokens"] == 400
+    assert cut["shown"][0]["file"] == "inventory/auth.py" and cut["shown"][0]["cut"]
+    assert [c["file"] for c in cut["cut"]] == ["inventory/models.py"]

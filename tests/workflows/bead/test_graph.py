@@ -159,7 +159,7 @@ def test_budget_exhausted_ends_failed_with_what_was_learned(inproc: InProcessExe
 
 def test_integration_budget_bounds_the_repair_loop(inproc: InProcessExecutor) -> None:
     bead = _bead(budgets={"integration": 2, "body_part": 5})
-    gen = ScriptedGenerator({"body[0]": "return 42"})
+    gen = ScriptedGenerator({"body[0]": ["return 42", "return 43", "return 44"]})
     out = _run(build_bead_graph(gen, inproc), bead)
     assert out["status"] == "failed"
     assert "integration" in out["message"]

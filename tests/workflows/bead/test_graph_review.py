@@ -12,6 +12,7 @@ import pytest
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
+from beadline.validators.executor import RunRequest, RunResult, TestResult, Trace, TraceEvent
 from beadline.workflows.bead.generation import GeneratedStage, ScriptedGenerator, StageRequest
 from beadline.workflows.bead.graph import build_bead_graph
 from beadline.workflows.bead.review import drive, pending_interrupts
@@ -234,12 +235,20 @@ _KILLED_RUN = r"""
 import sqlite3, sys, time
 from pathlib import Path
 from langgraph.checkpoint.sqlite import SqliteSaver
+from beadline.validators.executor import RunResult, TestResult, Trace, TraceEvent
 from beadline.validators.testing import FakeExecutor
 from beadline.workflows.bead.spec import parse_bead
 from beadline.workflows.bead.generation import GeneratedStage, ScriptedGenerator
 from beadline.workflows.bead.graph import build_bead_graph
 
 db, marker, bead_json = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+
+def every_line_runs(request):
+    lines = range(1, len(request.program.splitlines()) + 1)
+    trace = Trace(events=tuple(TraceEvent(kind="line", line=n) for n in lines))
+    return RunResult(
+        results=tuple(TestResult(test=t, status="passed", trace=trace) for t in request.tests)
+    )
 
 def slow(request):
     if request.stage == "signature":
@@ -250,10 +259,21 @@ def slow(request):
     return GeneratedStage(code="m = max(a, b)" if request.stage == "body" else "")
 
 saver = SqliteSaver(sqlite3.connect(db, check_same_thread=False))
-graph = build_bead_graph(ScriptedGenerator(fn=slow), FakeExecutor(), checkpointer=saver)
+graph = build_bead_graph(
+    ScriptedGenerator(fn=slow), FakeExecutor(every_line_runs), checkpointer=saver
+)
 config = {"configurable": {"thread_id": "kill"}}
 graph.invoke({"bead": __import__("json").loads(bead_json)}, config, durability="sync")
 """
+
+
+def _every_line_runs(request: RunRequest) -> RunResult:
+    """A fake run in which every test passes and every line of the program ran."""
+    lines = range(1, len(request.program.splitlines()) + 1)
+    trace = Trace(events=tuple(TraceEvent(kind="line", line=n) for n in lines))
+    return RunResult(
+        results=tuple(TestResult(test=t, status="passed", trace=trace) for t in request.tests)
+    )
 
 
 def test_resume_after_the_process_is_killed_mid_stage(tmp_path: Path) -> None:
@@ -289,7 +309,7 @@ def test_resume_after_the_process_is_killed_mid_stage(tmp_path: Path) -> None:
         proc.wait(timeout=30)
     gen = ScriptedGenerator({"body[1]": "return m"})
     with _saver(db) as saver:
-        graph = build_bead_graph(gen, FakeExecutor(), checkpointer=saver)
+        graph = build_bead_graph(gen, FakeExecutor(_every_line_runs), checkpointer=saver)
         config = {"configurable": {"thread_id": "kill"}}
         state = graph.get_state(config)
         assert state.next == ("body",)  # sync durability: every finished stage is saved
