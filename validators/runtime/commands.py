@@ -11,10 +11,10 @@ import contextlib
 import os
 import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["ScratchError", "chown_tree", "parse_junit", "populate"]
+__all__ = ["ScratchError", "chown_tree", "parse_junit", "populate", "python_path"]
 
 
 class ScratchError(Exception):
@@ -117,3 +117,13 @@ def parse_junit(path: str, *, message_chars: int = 400) -> tuple[list[dict[str, 
             }
         )
     return cases, ""
+
+
+def python_path(run_dir: str, relative: Any, site: Sequence[str]) -> str:
+    """``PYTHONPATH`` of a command: its import roots inside the scratch copy, then ``site``."""
+    entries: list[str] = []
+    for item in relative or ():
+        path = os.path.normpath(os.path.join(run_dir, str(item)))
+        if path == run_dir or path.startswith(run_dir + os.sep):
+            entries.append(path)
+    return os.pathsep.join([*entries, *site])

@@ -89,7 +89,7 @@ if __name__ == "__main__" and not __package__:
     raise SystemExit(_module.main())
 
 from . import harnesses, isolation
-from .commands import ScratchError, chown_tree, parse_junit, populate
+from .commands import ScratchError, chown_tree, parse_junit, populate, python_path
 from .outcomes import Outcome, compare_stdout, decode_child, ended_without_result, finish
 
 __all__ = ["PROTOCOL_VERSION", "Options", "Worker", "main", "parse_args"]
@@ -223,16 +223,6 @@ def _scratch_parent() -> str | None:
     if big_enough and os.access(shm, os.W_OK | os.X_OK):
         return shm
     return None
-
-
-def _pythonpath(run_dir: str, relative: Any, site: list[str]) -> str:
-    """``PYTHONPATH`` of a command: its import roots inside the scratch copy, then ``site``."""
-    entries: list[str] = []
-    for item in relative or ():
-        path = os.path.normpath(os.path.join(run_dir, str(item)))
-        if path == run_dir or path.startswith(run_dir + os.sep):
-            entries.append(path)
-    return os.pathsep.join(entries + site)
 
 
 def _limits(raw: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -703,7 +693,7 @@ class Worker:
                 "HOME": run_dir,
                 "TMPDIR": run_dir,
             }
-            pythonpath = _pythonpath(run_dir, request.get("pythonpath"), self.options.site_paths)
+            pythonpath = python_path(run_dir, request.get("pythonpath"), self.options.site_paths)
             if pythonpath:
                 env["PYTHONPATH"] = pythonpath
 

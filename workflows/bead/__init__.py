@@ -2,9 +2,10 @@
 LangGraph graph that builds it stage by stage, and writing the result into the repository.
 
 Modules: ``spec.py`` (the :class:`Bead` model), ``loaders.py`` (YAML files, ``bd`` JSONL),
-``graph.py`` (the graph and its state types), ``_stage_checks.py`` (the graph's stage validations), ``generation.py`` (the stage
-generators: EG-CFG, scripted), ``review.py`` (human review through interrupts),
-``apply.py`` (merging the function into its file), ``report.py`` (the run's JSON/Markdown report).
+``graph.py`` (the graph and its state types), ``_stage_checks.py`` (the graph's stage
+validations), ``generation.py`` (the stage generators: EG-CFG, scripted), ``review.py`` (human
+review through interrupts), ``apply.py`` (merging the function into its file), ``report.py``
+(the run's JSON/Markdown report).
 
 :func:`build_bead_graph` (and the graph's state types) are imported on first use: importing
 LangGraph takes about 1.8 s here (``python -c "import beadline.workflows.bead.graph"``), and the
