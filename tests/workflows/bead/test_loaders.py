@@ -16,14 +16,24 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def test_example_beads_load_and_resolve_their_repository() -> None:
-    beads = [load_bead_file(p) for p in sorted((EXAMPLES / "beads").glob("*.yaml"))]
+    beads = [load_bead_file(p) for p in sorted((EXAMPLES / "beads").glob("[0-9]-*.yaml"))]
     assert [b.id for b in beads] == ["square", "count-vowels", "second-largest"]
     for bead in beads:
         assert bead.repo == str((EXAMPLES / "sample_repo").resolve())
         assert bead.integration is not None
         assert bead.integration.command[:3] == ("python", "-m", "unittest")
         assert all(t.kind == "assert" for t in bead.unit_tests())
+        assert bead.target.create
     assert beads[2].target.signature is None
+    repo_beads = [load_bead_file(p) for p in sorted((EXAMPLES / "beads").glob("inventory-*.yaml"))]
+    assert [b.target.function for b in repo_beads] == [
+        "AuthService.authenticate",
+        "order_total",
+        "inventory_value",
+    ]
+    for bead in repo_beads:
+        assert bead.repo == str((EXAMPLES / "inventory_repo").resolve())
+        assert bead.integration is not None and bead.integration.command[2] == "pytest"
 
 
 def test_yaml_file_errors(tmp_path: Path) -> None:
