@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -167,11 +167,19 @@ def make_generator(
     )
 
 
-def make_sandbox(kind: str) -> Executor:
-    """The executor for ``--sandbox``."""
+def make_sandbox(
+    kind: str, *, site_packages: Sequence[str] = (), image: str | None = None
+) -> Executor:
+    """The executor for ``--sandbox`` (with the repository's dependencies: ``--site-packages``
+    directories for local, ``--image`` for docker)."""
     from beadline.validators.sandbox.factory import make_executor
 
-    return make_executor(kind)
+    options: dict[str, Any] = {}
+    if site_packages:
+        options["site_packages"] = list(site_packages)
+    if image:
+        options["image"] = image
+    return make_executor(kind, **options)
 
 
 def _execute(
@@ -197,7 +205,11 @@ def _execute(
                     f"resume {thread}` or pass another --thread"
                 )
             _save_options(conn, thread, options)
-        executor = make_sandbox(str(options["sandbox"]))
+        executor = make_sandbox(
+            str(options["sandbox"]),
+            site_packages=list(options.get("site_packages") or ()),
+            image=options.get("image"),
+        )
         stack.callback(executor.close)
         generator = make_generator(
             str(options["model"]),
@@ -343,6 +355,19 @@ def bead() -> None:
     help="Time budget of one decoder call (one stage attempt).",
 )
 @click.option(
+    "--site-packages",
+    "site_packages",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The repository's own dependencies for the local sandbox (e.g. "
+    ".venv/lib/python3.11/site-packages); repeatable.",
+)
+@click.option(
+    "--image",
+    default=None,
+    help="Docker image with the repository's dependencies (built on beadline-sandbox:latest).",
+)
+@click.option(
     "--context-tokens",
     type=click.IntRange(min=0),
     default=CONTEXT_TOKENS,
@@ -367,6 +392,8 @@ def run(
     db: Path | None,
     thread: str | None,
     decode_seconds: float,
+    site_packages: tuple[Path, ...],
+    image: str | None,
     context_tokens: int,
     report_dir: Path,
 ) -> None:
@@ -392,6 +419,8 @@ def run(
         "report_dir": str(report_dir),
         "decode_seconds": decode_seconds,
         "context_tokens": context_tokens,
+        "site_packages": [str(p.resolve()) for p in site_packages],
+        "image": image,
     }
     console = Console()
     console.print(

@@ -22,7 +22,7 @@ SQUARE = str(EXAMPLES / "beads" / "1-square.yaml")
 def _inprocess_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EDITOR", raising=False)
     monkeypatch.delenv("VISUAL", raising=False)
-    monkeypatch.setattr(bead_command, "make_sandbox", lambda kind: InProcessExecutor())
+    monkeypatch.setattr(bead_command, "make_sandbox", lambda kind, **_: InProcessExecutor())
 
 
 def _script(tmp_path: Path, **stages: Any) -> str:

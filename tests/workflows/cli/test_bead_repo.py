@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +179,42 @@ def test_a_module_that_does_not_import_is_refused_before_any_model_time(
     report = json.loads((tmp_path / "reports" / "noimport.json").read_text())
     assert report["status"] == "invalid" and report["attempts"] == []  # nothing was generated
     assert _digest(inventory) == before
+
+
+@pytest.fixture
+def readable_dir() -> Iterator[Path]:
+    """A directory the sandbox's unprivileged uid can read (pytest's ``tmp_path`` is private)."""
+    path = Path(tempfile.mkdtemp(prefix="beadline-deps-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_repositorys_own_dependencies_come_from_site_packages(
+    tmp_path: Path, inventory: Path, readable_dir: Path
+) -> None:
+    deps = readable_dir
+    (deps / "moneyfmt").mkdir(parents=True)
+    (deps / "moneyfmt" / "__init__.py").write_text("def cents(x):\n    return round(x, 2)\n")
+    pricing = inventory / "inventory" / "pricing.py"
+    pricing.write_text(pricing.read_text().replace("from .models", "import moneyfmt\nfrom .models"))
+    args = [
+        "-m",
+        f"scripted:{BEADS / 'scripted' / 'inventory-2-order-total.yaml'}",
+        "--sandbox",
+        "local",
+    ]
+    bead = BEADS / "inventory-2-order-total.yaml"
+    refused = _run(tmp_path, bead, inventory, *args, "--thread", "no-deps")
+    assert refused.exit_code == 1
+    assert "No module named 'moneyfmt'" in _error_line(refused.output)
+    assert "--site-packages" in _error_line(refused.output)
+    result = _run(
+        tmp_path, bead, inventory, *args, "--site-packages", str(deps), "--thread", "deps"
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "import moneyfmt" in pricing.read_text() and "round_money(subtotal" in pricing.read_text()
+    )
