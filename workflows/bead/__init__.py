@@ -2,10 +2,13 @@
 LangGraph graph that builds it stage by stage, and writing the result into the repository.
 
 Modules: ``spec.py`` (the :class:`Bead` model), ``loaders.py`` (YAML files, ``bd`` JSONL),
-``graph.py`` (the graph and its state types), ``_stage_checks.py`` (the graph's stage
-validations), ``generation.py`` (the stage generators: EG-CFG, scripted), ``review.py`` (human
-review through interrupts), ``apply.py`` (merging the function into its file), ``report.py``
-(the run's JSON/Markdown report).
+``graph.py`` (the graph and its state types), ``preflight.py`` (the checks before any model
+time), ``validation.py`` and ``_stage_checks.py`` (each stage's checks), ``integration.py`` (the
+baseline and new failures only), ``in_repo.py`` (the repository snapshot and the target's
+place), ``repo_view.py`` (what the prompt shows of the repository), ``generation.py`` (the stage
+generators: EG-CFG, scripted), ``review.py`` (human review through interrupts), ``apply.py``
+(merging and atomic writes), ``write.py`` (writing the validated module and re-checking it),
+``report.py`` (the run's JSON/Markdown report).
 
 :func:`build_bead_graph` (and the graph's state types) are imported on first use: importing
 LangGraph takes about 1.8 s here (``python -c "import beadline.workflows.bead.graph"``), and the
@@ -21,6 +24,7 @@ from beadline.workflows.bead.apply import ApplyResult, apply_to_repo, merge_func
 from beadline.workflows.bead.generation import EgcfgGenerator, ScriptedGenerator, StageGenerator
 from beadline.workflows.bead.loaders import load_bead, load_bead_file, load_bead_from_jsonl
 from beadline.workflows.bead.spec import Bead
+from beadline.workflows.bead.write import Written, write_result
 
 if TYPE_CHECKING:
     from beadline.workflows.bead.graph import BeadInput, BeadOutput, BeadState, build_bead_graph
@@ -34,12 +38,14 @@ __all__ = [
     "EgcfgGenerator",
     "ScriptedGenerator",
     "StageGenerator",
+    "Written",
     "apply_to_repo",
     "build_bead_graph",
     "load_bead",
     "load_bead_file",
     "load_bead_from_jsonl",
     "merge_function",
+    "write_result",
 ]
 
 _FROM_GRAPH = frozenset({"BeadInput", "BeadOutput", "BeadState", "build_bead_graph"})

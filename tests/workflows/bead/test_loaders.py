@@ -79,7 +79,22 @@ def test_jsonl_function_defaults_to_what_the_tests_call(tmp_path: Path) -> None:
     bead = load_bead_from_jsonl(path, "q-9")
     assert bead.target.function == "triple" and bead.description == "Triple"
     assert bead.tests == ("assert triple(1) == 3",)
-    assert bead.integration is None
+    assert bead.integration is None and not bead.target.create
+
+
+def test_jsonl_method_targets_and_create(tmp_path: Path) -> None:
+    issue = {
+        "id": "q-10",
+        "title": "Log in",
+        "description": "Check a login.",
+        "design": "file: inv/auth.py\nfunction: AuthService.authenticate\ncreate: true",
+        "acceptance_criteria": "```python\nassert AuthService(None).authenticate('a', 'b') is False\n```",
+    }
+    path = tmp_path / "issues.jsonl"
+    path.write_text(json.dumps(issue) + "\n")
+    bead = load_bead_from_jsonl(path, "q-10")
+    assert bead.target.function == "AuthService.authenticate" and bead.target.create
+    assert bead.target.name == "authenticate" and bead.target.is_method
 
 
 def test_jsonl_unknown_id_lists_known_ids(tmp_path: Path) -> None:
