@@ -57,8 +57,10 @@ __all__ = [
     "assemble_program",
     "feedback_text",
     "first_new_block",
+    "imports_missing",
     "is_final_part",
     "module_names_missing",
+    "names_missing",
     "normalize_part",
     "same_code",
 ]
@@ -294,14 +296,33 @@ def same_code(a: str, b: str) -> bool:
 _NAME_ERROR = re.compile(r"name '([A-Za-z_][A-Za-z0-9_]*)' is not defined")
 
 
-def module_names_missing(evidence: Sequence[str]) -> list[str]:
-    """Standard-library modules the evidence says are used but not imported (``NameError``)."""
+def names_missing(evidence: Sequence[str]) -> list[str]:
+    """Every name the evidence says is not defined (``NameError``), in order."""
     found: list[str] = []
     for text in evidence:
         for name in _NAME_ERROR.findall(text):
-            if name in sys.stdlib_module_names and name not in found:
+            if name not in found:
                 found.append(name)
     return found
+
+
+def module_names_missing(evidence: Sequence[str]) -> list[str]:
+    """Standard-library modules the evidence says are used but not imported (``NameError``)."""
+    return [n for n in names_missing(evidence) if n in sys.stdlib_module_names]
+
+
+def imports_missing(evidence: Sequence[str], target: RepoTarget | None) -> list[str]:
+    """Import statements that would define the names the evidence says are missing: ``import
+    X`` for a standard-library module, and — in a repository — ``from .mod import name`` for a
+    name another module of the package defines."""
+    out: list[str] = []
+    for name in names_missing(evidence):
+        line = f"import {name}" if name in sys.stdlib_module_names else None
+        if line is None and target is not None:
+            line = target.import_for(name)
+        if line is not None and line not in out:
+            out.append(line)
+    return out
 
 
 def first_new_block(prefix: str, program: str, entry_point: str) -> tuple[str, bool]:
@@ -498,8 +519,9 @@ class EgcfgGenerator:
     * ``signature``: the bead's given signature (for an existing stub, the stub's own);
       otherwise a short generation whose ``def`` header (and docstring) is kept.
     * ``setup``: the bead's given setup; otherwise the imports and constants the model wrote in
-      front of the function in that generation, plus ``import X`` for every standard-library
-      module a failed attempt's evidence names as undefined.
+      front of the function in that generation; plus, for every name a failed attempt's
+      evidence says is undefined, ``import X`` (a standard-library module) or, in a repository,
+      ``from .mod import name`` (a name another module of the package defines).
     * ``body`` part *i*: the decoder continues the accepted prefix (``task.prompt``) with
       ``stop_after_blocks=1``; the first new top-level statement block is the part. The evidence
       of the last failed attempt, the rejected code (and a reviewer's hint) are appended to the
@@ -658,9 +680,9 @@ class EgcfgGenerator:
             setup = bead.target.setup
             if setup is None:
                 setup = _setup_of(self._last_program.get(bead.id, ""))
-            missing = module_names_missing(request.feedback.evidence if request.feedback else ())
+            evidence = request.feedback.evidence if request.feedback else ()
             lines = [line for line in setup.splitlines() if line.strip()]
-            lines += [f"import {m}" for m in missing if f"import {m}" not in lines]
+            lines += [m for m in imports_missing(evidence, request.target) if m not in lines]
             return GeneratedStage(code="\n".join(lines))
         return self._body_part(request, reseed=reseed)
 

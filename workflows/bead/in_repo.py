@@ -20,7 +20,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from beadline.agents.splice import ModuleTarget, Spliced, TargetSite, locate_target
+from beadline.agents.splice import ModuleTarget, Spliced, TargetSite, bound_names, locate_target
 from beadline.validators.errors import UserError
 from beadline.validators.snapshot import ModuleContext, module_context, snapshot_repo
 from beadline.workflows.bead.spec import Bead
@@ -68,6 +68,46 @@ class RepoTarget:
         """:func:`text_digest` of :attr:`original`."""
         return text_digest(self.original)
 
+    def import_for(self, name: str) -> str | None:
+        """An import of ``name`` from the package when another of its modules defines ``name``
+        at module level (``from .models import Item``); ``None`` when none does.
+
+        A module that defines it (``def``, ``class``, an assignment) wins over one that only
+        re-exports it; the target's own package directory wins over the rest of the package.
+        A name the target module binds itself is never imported.
+        """
+        defined, imported = _module_level_names(self.context.snapshot.path / self.context.file)
+        if name.startswith("_") or name in defined or name in imported:
+            return None
+        parts = self.context.module.split(".")
+        package = parts if self.context.is_package else parts[:-1]
+        if not package:
+            return None
+        own_dir = (self.context.snapshot.path / self.context.file).parent
+        top_dir = own_dir
+        for _ in package[1:]:
+            top_dir = top_dir.parent
+        found: list[tuple[int, Path]] = []
+        for path in sorted(top_dir.rglob("*.py")):
+            if (
+                path == self.context.snapshot.path / self.context.file
+                or "__pycache__" in path.parts
+            ):
+                continue
+            defined, imported = _module_level_names(path)
+            if name in defined or name in imported:
+                rank = (0 if name in defined else 2) + (0 if path.parent == own_dir else 1)
+                found.append((rank, path))
+        if not found:
+            return None
+        _, path = min(found, key=lambda f: f[0])
+        inner = list(path.relative_to(top_dir).with_suffix("").parts)
+        if inner[-1] == "__init__":
+            inner.pop()
+        if path.parent == own_dir:
+            return f"from .{'.'.join(inner[len(package) - 1 :])} import {name}"
+        return f"from {'.'.join([package[0], *inner])} import {name}"
+
     def splice(self, program: str) -> Spliced:
         """The whole module with ``program``'s function and setup put in.
 
@@ -75,6 +115,21 @@ class RepoTarget:
             SpliceError: see :func:`beadline.agents.splice.splice`.
         """
         return self.module.splice(program)
+
+
+def _module_level_names(path: Path) -> tuple[set[str], set[str]]:
+    """Names a module defines and names it imports, at module level (empty when it does not
+    parse or does not exist)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return set(), set()
+    defined: set[str] = set()
+    imported: set[str] = set()
+    for node in tree.body:
+        names = bound_names(node)
+        (imported if isinstance(node, ast.Import | ast.ImportFrom) else defined).update(names)
+    return defined, imported
 
 
 def open_target(bead: Bead, repo: str | Path) -> RepoTarget:

@@ -39,7 +39,7 @@ from beadline.workflows.bead._stage_checks import (
 from beadline.workflows.bead.generation import (
     ProgramLayout,
     assemble_program,
-    module_names_missing,
+    imports_missing,
 )
 from beadline.workflows.bead.in_repo import RepoTarget
 from beadline.workflows.bead.integration import judge_integration, junit_command
@@ -173,7 +173,7 @@ class StageValidator:
             context=context,
         )
         if not smoke.ok:
-            if module_names_missing(smoke.evidence):
+            if imports_missing(smoke.evidence, inputs.target):
                 retry = {"stage": "setup", "part": part}
             return [smoke], retry
         if not bead.tests:
@@ -228,7 +228,10 @@ class StageValidator:
             verdicts.append(unit)
             to_program = spliced.program_line if spliced is not None else (lambda n: n)
             if not unit.ok:
-                return verdicts, blame_unit(unit, layout, bead, to_program=to_program), extra
+                retry = blame_unit(unit, layout, bead, to_program=to_program)
+                if imports_missing(unit.evidence, target):
+                    retry = {"stage": "setup", "part": retry["part"]}
+                return verdicts, retry, extra
             for region in (r for r in layout.regions if r.stage == "body"):
                 runs = check_part_runs(
                     unit.run,

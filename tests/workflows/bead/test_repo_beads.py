@@ -273,3 +273,38 @@ def test_a_retry_that_repeats_the_failed_code_is_not_run_again(local: Executor, 
     # the feedback the retries saw showed the rejected code
     assert gen.calls[-1].feedback is not None
     assert gen.calls[-1].feedback.code == "    return undefined_name"
+
+
+def test_a_package_name_the_code_needs_routes_to_the_setup(local: Executor, repo: Path) -> None:
+    from beadline.workflows.bead.generation import imports_missing
+    from beadline.workflows.bead.in_repo import open_target
+
+    bead = parse_bead(
+        {
+            "id": "value",
+            "description": "The items' value.",
+            "target": {
+                "file": "inventory/reports.py",
+                "function": "inventory_value",
+                "create": True,
+                "signature": "def inventory_value(items):",
+            },
+            "tests": ['assert inventory_value([Item("a", 2.5, 2)]) == "5.00 EUR"'],
+        }
+    )
+    gen = ScriptedGenerator(
+        {
+            "setup": ["", "from .pricing import round_money"],
+            "body[0]": "return format_money(round_money(sum(i.subtotal() for i in items)))",
+        }
+    )
+    out = _run(gen, local, bead, repo)
+    assert out["status"] == "passed", out["message"]
+    first_body = next(h for h in out["history"] if h["stage"] == "body")
+    assert "round_money" in first_body["summary"] and first_body["retry"]["stage"] == "setup"
+    assert "from .pricing import round_money" in out["module_text"]
+    # what the EG-CFG generator adds to the setup for that evidence
+    target = open_target(bead, repo)
+    evidence = ["NameError: name 'round_money' is not defined", "name 'math' is not defined"]
+    assert imports_missing(evidence, target) == ["from .pricing import round_money", "import math"]
+    assert imports_missing(["name 'Item' is not defined"], target) == []  # reports imports it
