@@ -127,7 +127,8 @@ def check_part_runs(
 ) -> StageVerdict:
     """A body part must do something.
 
-    While the function is being written (``final`` False) a part that is a nested definition
+    A part of only ``pass``, ``...`` or a string literal does nothing and is rejected. While
+    the function is being written (``final`` False) a part that is a nested definition
     cannot run yet: it must define something that does something when called (not a chain of
     nested ``def`` headers) and must not re-define the target. Any other part, and every part
     of the complete function (``final``), must run: a line of it other than a ``def``/``class``
@@ -171,6 +172,11 @@ def check_part_runs(
                 f"but define more functions or `pass` ({shown}); write a statement that does "
                 "something"
             )
+    elif nodes and not any(_does_something(n) for n in nodes):
+        why = (
+            f"body part {part + 1} does nothing ({shown}: only `pass`, `...` or a string); "
+            "write a statement that does something"
+        )
     else:
         headers = {ordered[i] for i in header_offsets(code) if i < len(ordered)}
         body = set(ordered) - headers

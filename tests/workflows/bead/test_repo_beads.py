@@ -235,7 +235,7 @@ def test_body_parts_that_do_nothing_are_rejected_and_say_why(local: Executor, re
     helper = "def unused(item):\n    return item.price"
     gen = ScriptedGenerator(
         {
-            "body[0]": [chain, helper, "total = 0.0"],
+            "body[0]": [chain, helper, "pass", "total = 0.0"],
             "body[1]": RIGHT_TOTAL["body[1]"].replace(
                 "subtotal", "sum(i.subtotal() for i in items)"
             ),
@@ -247,6 +247,7 @@ def test_body_parts_that_do_nothing_are_rejected_and_say_why(local: Executor, re
     assert "body part 1 re-defines `order_total` inside itself" in failures[0]
     assert "body part 1 never runs on any test" in failures[1]  # its definition is never used
     assert "its definition is never used" in failures[1]
+    assert "body part 1 does nothing (lines 15-15: only `pass`" in failures[2]
     chain2 = "def a():\n    def b():\n        pass"
     gen = ScriptedGenerator({"body[0]": [chain2]})
     out = _run(gen, local, _bead(integration=None, budgets={"body_part": 1}), repo)
