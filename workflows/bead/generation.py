@@ -620,6 +620,12 @@ class EgcfgGenerator:
     def _task(self, request: StageRequest, *, prompt: str | None, where: str) -> Task:
         bead = request.bead
         description = bead.description
+        if bead.target.is_method:
+            owner = bead.target.function.rsplit(".", 1)[0]
+            description += (
+                f"\n`{bead.target.name}` is a method of class `{owner}`: `self` is the "
+                f"`{owner}` object."
+            )
         extra = feedback_text(request.feedback, where=where)
         if extra:
             description += "\n\n" + extra

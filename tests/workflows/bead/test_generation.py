@@ -259,6 +259,7 @@ def test_in_a_repository_the_prompt_shows_the_module_cut_to_fit(
     out = EgcfgGenerator(model, FakeExecutor(), context_tokens=4_000).generate(request)
     (task,) = fake.tasks
     assert task.entry_point == "authenticate" and task.module is not None
+    assert "`authenticate` is a method of class `AuthService`" in task.description
     assert task.module.context.target == "AuthService.authenticate"
     view = task.code_context
     assert "class AuthService:" in view and "self.store = store" in view  # __init__ in full
