@@ -37,6 +37,15 @@ from beadline.validators.executor import (
     RunRequest,
     RunResult,
 )
+from beadline.workflows.bead._program_text import (
+    find_function,
+    longest_parse,
+    normalize_part,
+    same_form,
+    setup_of,
+    signature_of,
+    statements_renamed,
+)
 from beadline.workflows.bead.in_repo import RepoTarget
 from beadline.workflows.bead.repo_view import RepoView, build_repo_view
 from beadline.workflows.bead.spec import Bead
@@ -205,14 +214,6 @@ class ProgramLayout:
         return None
 
 
-def normalize_part(code: str) -> str:
-    """A body part indented as a function body (4 spaces), without trailing blank lines."""
-    text = textwrap.dedent(code.replace("\t", "    ")).strip("\n")
-    if not text.strip():
-        return ""
-    return textwrap.indent(text, "    ")
-
-
 def assemble_program(
     setup: str, signature: str, parts: Sequence[str], *, complete: bool = True
 ) -> ProgramLayout:
@@ -290,7 +291,7 @@ def feedback_text(feedback: Feedback | None, *, where: str) -> str:
 
 def same_code(a: str, b: str) -> bool:
     """The same code up to layout and comments (equal syntax trees; text when unparsable)."""
-    return _norm(a) == _norm(b)
+    return same_form(a) == same_form(b)
 
 
 _NAME_ERROR = re.compile(r"name '([A-Za-z_][A-Za-z0-9_]*)' is not defined")
@@ -339,14 +340,14 @@ def first_new_block(prefix: str, program: str, entry_point: str) -> tuple[str, b
         program holds nothing new).
     """
     text = program if program.startswith(prefix.rstrip("\n")) else prefix + program
-    tree = _longest_parse(text)
+    tree = longest_parse(text)
     if tree is None:
         return "", True
-    fn = _find_function(tree, entry_point)
+    fn = find_function(tree, entry_point)
     if fn is None:
         return "", True
-    base = _longest_parse(prefix)
-    base_fn = _find_function(base, entry_point) if base is not None else None
+    base = longest_parse(prefix)
+    base_fn = find_function(base, entry_point) if base is not None else None
     before = len(base_fn.body) if base_fn is not None else 0
     body = fn.body
     if len(body) <= before:
@@ -361,60 +362,6 @@ def first_new_block(prefix: str, program: str, entry_point: str) -> tuple[str, b
         start = min(d.lineno for d in stmt.decorator_list)
     block = "\n".join(lines[start - 1 : (stmt.end_lineno or stmt.lineno)])
     return normalize_part(block), len(body) == before + 1
-
-
-def _longest_parse(text: str) -> ast.Module | None:
-    lines = text.splitlines()
-    for end in range(len(lines), 0, -1):
-        try:
-            return ast.parse("\n".join(lines[:end]) + "\n")
-        except SyntaxError:
-            continue
-    return None
-
-
-def _find_function(tree: ast.Module, name: str) -> ast.FunctionDef | None:
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == name:
-            return node
-    return None
-
-
-def _signature_of(program: str, entry_point: str) -> str:
-    """The ``def`` header (and docstring) of ``entry_point`` in ``program``; empty if absent."""
-    tree = _longest_parse(program)
-    if tree is None:
-        return ""
-    fn = _find_function(tree, entry_point)
-    if fn is None:
-        return ""
-    lines = program.splitlines()
-    first_stmt = fn.body[0]
-    end = first_stmt.lineno - 1
-    if (
-        isinstance(first_stmt, ast.Expr)
-        and isinstance(first_stmt.value, ast.Constant)
-        and isinstance(first_stmt.value.value, str)
-    ):
-        end = first_stmt.end_lineno or first_stmt.lineno
-    start = min([fn.lineno, *(d.lineno for d in fn.decorator_list)])
-    return "\n".join(lines[start - 1 : end]).rstrip()
-
-
-def _setup_of(program: str) -> str:
-    """Module-level imports and UPPER_CASE constants of ``program``."""
-    tree = _longest_parse(program)
-    if tree is None:
-        return ""
-    lines = program.splitlines()
-    keep: list[str] = []
-    for node in tree.body:
-        constant = isinstance(node, ast.Assign) and all(
-            isinstance(t, ast.Name) and t.id.isupper() for t in node.targets
-        )
-        if isinstance(node, ast.Import | ast.ImportFrom) or constant:
-            keep.extend(lines[node.lineno - 1 : node.end_lineno or node.lineno])
-    return "\n".join(keep)
 
 
 ScriptEntry = str | GeneratedStage
@@ -678,14 +625,14 @@ class EgcfgGenerator:
             )
             self._last_program[bead.id] = decoded.program
             return GeneratedStage(
-                code=_signature_of(decoded.program, bead.target.name),
+                code=signature_of(decoded.program, bead.target.name),
                 cost=_cost(decoded, started),
                 record=_record(decoded),
             )
         if request.stage == "setup":
             setup = bead.target.setup
             if setup is None:
-                setup = _setup_of(self._last_program.get(bead.id, ""))
+                setup = setup_of(self._last_program.get(bead.id, ""))
             evidence = request.feedback.evidence if request.feedback else ()
             lines = [line for line in setup.splitlines() if line.strip()]
             lines += [m for m in imports_missing(evidence, request.target) if m not in lines]
@@ -720,7 +667,7 @@ class EgcfgGenerator:
             reseed=reseed,
         )
         cost = cost + _cost(free, started)
-        statements = _statements_renamed(free.program, bead.target.name, request.signature)
+        statements = statements_renamed(free.program, bead.target.name, request.signature)
         self._free[bead.id] = statements
         return _pick(statements, request.parts, cost=cost, record=_record(free))
 
@@ -729,8 +676,8 @@ class EgcfgGenerator:
         statements = self._free.get(request.bead.id)
         if not statements or request.feedback is not None or request.attempt > 1:
             return None
-        if [_norm(p) for p in request.parts] != [
-            _norm(s) for s in statements[: len(request.parts)]
+        if [same_form(p) for p in request.parts] != [
+            same_form(s) for s in statements[: len(request.parts)]
         ]:
             return None
         return _pick(statements, request.parts, cost=Cost(), record=None)
@@ -749,56 +696,6 @@ def _pick(
     part = statements[index]
     done = index == len(statements) - 1 or is_final_part(part)
     return GeneratedStage(code=part, done=done, cost=cost, record=record)
-
-
-def _norm(part: str) -> str:
-    try:
-        return ast.dump(ast.parse(textwrap.dedent(part)))
-    except SyntaxError:
-        return part.strip()
-
-
-class _Rename(ast.NodeTransformer):
-    def __init__(self, mapping: Mapping[str, str]) -> None:
-        self.mapping = mapping
-
-    def visit_Name(self, node: ast.Name) -> ast.Name:
-        if node.id in self.mapping:
-            return ast.copy_location(ast.Name(id=self.mapping[node.id], ctx=node.ctx), node)
-        return node
-
-
-def _statements_renamed(program: str, entry_point: str, signature: str) -> list[str]:
-    """The body statements of ``entry_point`` in ``program`` (docstring skipped), as indented
-    parts, with its positional parameters renamed to those of ``signature``."""
-    tree = _longest_parse(program)
-    fn = _find_function(tree, entry_point) if tree is not None else None
-    if fn is None:
-        return []
-    mapping: dict[str, str] = {}
-    ours = _longest_parse(signature.strip() + "\n    pass\n")
-    our_fn = _find_function(ours, entry_point) if ours is not None else None
-    if our_fn is not None:
-        for theirs, mine in zip(fn.args.args, our_fn.args.args, strict=False):
-            if theirs.arg != mine.arg:
-                mapping[theirs.arg] = mine.arg
-    body = list(fn.body)
-    if (
-        body
-        and isinstance(body[0], ast.Expr)
-        and isinstance(body[0].value, ast.Constant)
-        and isinstance(body[0].value.value, str)
-    ):
-        body = body[1:]
-    lines = program.splitlines()
-    out: list[str] = []
-    for stmt in body:
-        if mapping:
-            text = ast.unparse(_Rename(mapping).visit(stmt))
-        else:
-            text = "\n".join(lines[stmt.lineno - 1 : stmt.end_lineno or stmt.lineno])
-        out.append(normalize_part(text))
-    return out
 
 
 def _cost(decoded: Decoded, started: float) -> Cost:

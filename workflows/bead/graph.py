@@ -6,16 +6,22 @@
                               ↑ a failed validation routes back to the stage it points to ↑
                               review (interrupt) between stages when review mode is on
 
-* ``preflight`` checks the input and runs the integration command on the unchanged repository:
-  when it already fails there, the run ends ``baseline_failed`` before any code is written (the
-  repository, not the generated code, is at fault).
-* ``signature`` (validated: compiles and defines the target), ``setup`` (imports resolve in the
-  sandbox), each ``body`` part (the partial function runs on the unit tests without crashing:
-  smoke), ``integration`` (the unit tests pass, then the bead's pytest file and integration
-  command pass in a scratch copy of the repository with the function merged in).
+* ``preflight`` (:mod:`~beadline.workflows.bead.preflight`) checks the input before any model
+  time: the target can be placed in its module, the module imports in the sandbox, and the
+  integration command's baseline on the unchanged repository (which tests already fail). A
+  problem ends the run ``invalid`` (or ``baseline_failed``) with one line naming the fix.
+* ``signature`` (validated: compiles and defines the target), ``setup`` (the module imports
+  with it merged in), each ``body`` part (the partial function runs on the unit tests without
+  crashing, and the part does something: smoke), ``integration`` (the unit tests pass and every
+  part ran, then the bead's pytest file passes and the integration command shows no new
+  failure). With a repository every check runs the whole target module, imported as part of its
+  package from a snapshot (:mod:`~beadline.workflows.bead.validation`); the module text that
+  passed integration is the run's ``module_text``, what
+  :func:`~beadline.workflows.bead.write.write_result` writes.
 * A failed validation re-opens only the stage its evidence points to — the same stage, or for
   integration the body part (or setup / signature) holding the failing line — with the evidence
-  in the next prompt; accepted stages are kept. Each stage has an attempt budget
+  and the rejected code in the next prompt; accepted stages are kept. A retry that hands back the
+  code that just failed is recorded as failed without running it again. Each stage has an attempt budget
   (:class:`~beadline.workflows.bead.spec.Budgets`); when it is spent the run ends ``failed`` with
   everything it learned, or, in review mode, asks a person.
 * Review mode calls :func:`langgraph.types.interrupt` at each stage boundary and when a budget is
