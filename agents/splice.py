@@ -137,6 +137,21 @@ class ModuleTarget:
         return splice(self.original, self.site, program)
 
 
+def _split(text: str) -> list[str]:
+    """The lines of ``text`` as Python numbers them: split at ``\n`` only (``str.splitlines``
+    also splits at form feeds and other separators Python does not count), a CRLF line keeping
+    its ``\r`` so that an unchanged line is written back byte for byte."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _cr(text: str) -> str:
+    """``"\r"`` for a module with CRLF line endings (new lines get it too), else ``""``."""
+    return "\r" if "\r\n" in text else ""
+
+
 def _parse(text: str, what: str, error: type[UserError]) -> ast.Module:
     try:
         return ast.parse(text)
@@ -318,7 +333,7 @@ def locate_target(
             "'Outer.Inner.method'"
         )
     tree = _parse(text, file, TargetError) if text.strip() else ast.Module(body=[], type_ignores=[])
-    lines = text.splitlines()
+    lines = [line.rstrip("\r") for line in _split(text)]
     body: list[ast.stmt] = list(tree.body)
     owner: ast.ClassDef | None = None
     for i, part in enumerate(parts[:-1]):
@@ -410,7 +425,7 @@ def _program_parts(
     )
     if fn is None:
         raise SpliceError(f"the code has no top-level `def {name}(...)`; keep the function name")
-    lines = program.splitlines()
+    lines = [line.rstrip("\r") for line in _split(program)]
     setup = [n for n in tree.body[: tree.body.index(fn)] if not _is_docstring(n)]
     return fn, lines, setup
 
@@ -422,8 +437,8 @@ def _source(lines: Sequence[str], node: ast.stmt) -> str:
     return "\n".join(lines[start - 1 : node.end_lineno or node.lineno])
 
 
-def _join(lines: Sequence[str], ending: str) -> str:
-    return "\n".join(lines) + ending if lines else ""
+def _join(lines: Sequence[str], final_newline: bool = True) -> str:
+    return "\n".join(lines) + ("\n" if final_newline else "") if lines else ""
 
 
 def splice(original: str, site: TargetSite, program: str) -> Spliced:
@@ -444,22 +459,24 @@ def splice(original: str, site: TargetSite, program: str) -> Spliced:
     fn, prog_lines, setup = _program_parts(program, site.name)
     fn_first = min([fn.lineno, *(d.lineno for d in fn.decorator_list)])
     fn_last = fn.end_lineno or fn.lineno
+    cr = _cr(original)
     block = [
-        (site.indent + line) if line.strip() else "" for line in prog_lines[fn_first - 1 : fn_last]
+        ((site.indent + line) if line.strip() else "") + cr
+        for line in prog_lines[fn_first - 1 : fn_last]
     ]
-    lines = original.splitlines()
-    ending = "\n"
+    lines = _split(original)
     if site.exists:
         new_lines = [*lines[: site.start - 1], *block, *lines[site.end :]]
     elif site.indent:
         # a new method: after the last line of its class, one blank line before it
-        new_lines = [*lines[: site.end], "", *block, *lines[site.end :]]
+        new_lines = [*lines[: site.end], cr, *block, *lines[site.end :]]
     else:
         kept = list(lines)
         while kept and not kept[-1].strip():
             kept.pop()
-        new_lines = [*kept, "", "", *block] if kept else list(block)
-    text = _join(new_lines, ending)
+        new_lines = [*kept, cr, cr, *block] if kept else list(block)
+    final_newline = original.endswith("\n") or not original.strip() or not site.exists
+    text = _join(new_lines, final_newline)
     setup_sources = [_source(prog_lines, n) for n in setup]
     text = merge_setup(text, setup_sources, target=site.qualname)
     return _mapped(text, site.qualname, fn_first, fn_last, prog_lines, setup)
@@ -546,7 +563,7 @@ def _insertion(
     tree: ast.Module, lines: list[str], stmt: ast.stmt, source: str, target: str | None
 ) -> tuple[int, list[str]]:
     """Where a new setup statement goes (the line it follows) and the lines inserted."""
-    block = source.splitlines()
+    block = _split(source)
     if isinstance(stmt, ast.Import | ast.ImportFrom):
         future = isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
         at, after_import = _import_after(tree, future)
@@ -569,7 +586,8 @@ def _merge_one(text: str, source: str, target: str | None) -> str:
     stmt = new[0]
     if any(ast.dump(n) == ast.dump(stmt) for n in tree.body):
         return text  # already there: kept
-    lines = text.splitlines()
+    lines = _split(text)
+    cr = _cr(text)
     if isinstance(stmt, ast.Import | ast.ImportFrom):
         same = _already_imported(tree, stmt)
         if same:
@@ -595,7 +613,7 @@ def _merge_one(text: str, source: str, target: str | None) -> str:
         others = bound_names(node) - names
         if isinstance(node, ast.Import | ast.ImportFrom) and others:
             reduced = _reduced_import(node, clash)
-            edits.append((first, last, [reduced] if reduced else []))
+            edits.append((first, last, [reduced + cr] if reduced else []))
             continue
         if others:
             raise SpliceError(
@@ -605,16 +623,16 @@ def _merge_one(text: str, source: str, target: str | None) -> str:
             )
         indent = lines[node.lineno - 1][: node.col_offset]
         replacement = (
-            [] if placed else [indent + s if s.strip() else s for s in source.splitlines()]
+            [] if placed else [(indent + s if s.strip() else s) + cr for s in _split(source)]
         )
         edits.append((first, last, replacement))
         placed = True
     if not placed:
         at, block = _insertion(tree, lines, stmt, source, target)
-        edits.append((at + 1, at, block))
+        edits.append((at + 1, at, [line + cr for line in block]))
     for first, last, replacement in sorted(edits, key=lambda e: e[0], reverse=True):
         lines[first - 1 : last] = replacement
-    return _join(lines, "\n")
+    return _join(lines, text.endswith("\n") or not text)
 
 
 def merge_setup(text: str, setup: Sequence[str] | str, *, target: str | None = None) -> str:
@@ -642,7 +660,7 @@ def merge_setup(text: str, setup: Sequence[str] | str, *, target: str | None = N
     """
     if isinstance(setup, str):
         tree = _parse(setup, "the setup", SpliceError)
-        lines = setup.splitlines()
+        lines = _split(setup)
         setup = [_source(lines, n) for n in tree.body]
     for source in setup:
         if source.strip():

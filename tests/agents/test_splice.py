@@ -173,3 +173,17 @@ def test_conditional_bindings_are_left_alone() -> None:
     text = "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from m import Item\n"
     merged = merge_setup(text, "from m import Item")
     assert merged.count("from m import Item") == 2  # the runtime import is added
+
+
+def test_line_endings_form_feeds_and_a_missing_final_newline_are_kept() -> None:
+    crlf = "import os\r\n\r\n\r\nclass A:\r\n    def f(self):\r\n        pass\r\n\r\n\r\nX = 1\r\n"
+    out = splice(crlf, locate_target(crlf, "A.f"), "import re\n\ndef f(self):\n    return re\n")
+    assert out.text == (
+        "import os\r\nimport re\r\n\r\n\r\nclass A:\r\n    def f(self):\r\n        return re\r\n"
+        "\r\n\r\nX = 1\r\n"
+    )
+    # a form feed is no line break for Python: the lines after it keep their numbers
+    feed = "# section one\x0c\ndef g():\n    ...\n\n\ndef h():\n    return 2"
+    out = splice(feed, locate_target(feed, "g"), "def g():\n    return 1\n")
+    assert out.text == "# section one\x0c\ndef g():\n    return 1\n\n\ndef h():\n    return 2"
+    exec(compile(out.text, "m", "exec"), {})

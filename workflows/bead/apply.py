@@ -150,7 +150,10 @@ def apply_to_repo(
     if not repo.is_dir():
         raise ApplyError(f"repository {str(repo)!r} not found; pass an existing directory (--repo)")
     path = repo / relative
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    old = ""
+    if path.is_file():
+        with open(path, encoding="utf-8", newline="") as handle:  # exactly as stored
+            old = handle.read()
     diff = "".join(
         difflib.unified_diff(
             old.splitlines(keepends=True),
@@ -170,7 +173,7 @@ def apply_to_repo(
             shutil.copy2(path, backup_path)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 handle.write(new_text)
                 handle.flush()
                 os.fsync(handle.fileno())

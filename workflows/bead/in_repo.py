@@ -31,6 +31,7 @@ __all__ = [
     "RepoTarget",
     "effective_signature",
     "open_target",
+    "read_source",
     "text_digest",
 ]
 
@@ -38,6 +39,15 @@ SNAPSHOT_EXCLUDE: tuple[str, ...] = (".beadline", "*.bak", "*.bak.[0-9]*")
 """Never copied into a snapshot besides the validators' defaults: beadline's own state and
 reports (written while the bead runs; they would change the snapshot's fingerprint at every
 stage) and the backups of files it wrote."""
+
+
+def read_source(path: Path) -> str:
+    """A module's text exactly as stored (``\r\n`` kept; empty when the file is missing), so
+    that what is written back differs only where the bead changed it."""
+    if not path.is_file():
+        return ""
+    with open(path, encoding="utf-8", newline="") as handle:
+        return handle.read()
 
 
 def text_digest(text: str) -> str:
@@ -149,7 +159,7 @@ def open_target(bead: Bead, repo: str | Path) -> RepoTarget:
     try:
         snapshot = snapshot_repo(root, exclude=SNAPSHOT_EXCLUDE)
         context = module_context(snapshot, bead.target.file, target=bead.target.function)
-        original = context.original_text()
+        original = read_source(context.snapshot.path / context.file)
         site = locate_target(
             original,
             bead.target.function,

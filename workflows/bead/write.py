@@ -20,7 +20,7 @@ from beadline.validators.executor import Executor
 from beadline.validators.snapshot import module_context, snapshot_repo
 from beadline.validators.stages import StageVerdict, check_module_imports, check_unit
 from beadline.workflows.bead.apply import ApplyError, ApplyResult, apply_to_repo
-from beadline.workflows.bead.in_repo import SNAPSHOT_EXCLUDE, text_digest
+from beadline.workflows.bead.in_repo import SNAPSHOT_EXCLUDE, read_source, text_digest
 from beadline.workflows.bead.spec import Bead
 
 __all__ = ["Written", "recheck_written", "write_result"]
@@ -104,8 +104,7 @@ def write_result(
             "the bead again"
         )
     path = repo / bead.target.file
-    current = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if text_digest(current) != values.get("original_digest"):
+    if text_digest(read_source(path)) != values.get("original_digest"):
         raise ApplyError(
             f"{path} changed since the bead validated its new text; nothing was written. Run "
             "the bead again on the current file"

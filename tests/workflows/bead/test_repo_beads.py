@@ -309,3 +309,16 @@ def test_a_package_name_the_code_needs_routes_to_the_setup(local: Executor, repo
     evidence = ["NameError: name 'round_money' is not defined", "name 'math' is not defined"]
     assert imports_missing(evidence, target) == ["from .pricing import round_money", "import math"]
     assert imports_missing(["name 'Item' is not defined"], target) == []  # reports imports it
+
+
+def test_a_crlf_module_keeps_its_line_endings(local: Executor, repo: Path) -> None:
+    pricing = repo / "inventory" / "pricing.py"
+    crlf = pricing.read_text().replace("\n", "\r\n").encode()
+    pricing.write_bytes(crlf)
+    out = _run(ScriptedGenerator(RIGHT_TOTAL), local, _bead(integration=None), repo)
+    assert out["status"] == "passed", out["message"]
+    write_result(out, _bead(), local, dry_run=False)
+    written = pricing.read_bytes()
+    assert written.count(b"\n") == written.count(b"\r\n")  # every line still ends in CRLF
+    assert written.startswith(crlf[: crlf.index(b"    raise NotImplementedError")])
+    assert written.endswith(b"    return round_money(subtotal * (1 + TAX_RATE))\r\n")
