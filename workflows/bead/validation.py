@@ -30,6 +30,7 @@ from beadline.validators.stages import (
     check_unit,
 )
 from beadline.workflows.bead._stage_checks import (
+    LineMap,
     blame_output,
     blame_unit,
     check_part_runs,
@@ -184,7 +185,21 @@ class StageValidator:
             smoke.run, part=part, code=code, lines=lines, target=bead.target.name
         )
         errors = [r for r in (smoke.run.results if smoke.run else ()) if r.status != "passed"]
-        if not runs.ok and errors and all(r.status == "error" for r in errors):
+        to_program = spliced.program_line if spliced is not None else (lambda n: n)
+        stopped = (
+            _stopping_part(smoke, layout, to_program)
+            if "no test reaches it" in runs.summary
+            else None
+        )
+        if not runs.ok and stopped is not None and stopped < part:
+            # every test leaves the function in an earlier part (it returns there): that part,
+            # not this one, is what must change
+            why = f"{runs.summary}; every test leaves the function in body part {stopped + 1}"
+            runs = StageVerdict(
+                stage="smoke", ok=False, summary=why, evidence=(why, *runs.evidence[1:])
+            )
+            retry = {"stage": "body", "part": stopped}
+        elif not runs.ok and errors and all(r.status == "error" for r in errors):
             # the tests stop before the part (calling the function fails): say that, and
             # re-open what the error points to (a generated signature with the wrong arguments)
             first = errors[0]
@@ -192,7 +207,6 @@ class StageValidator:
             runs = StageVerdict(
                 stage="smoke", ok=False, summary=why, evidence=(why, *runs.evidence[1:])
             )
-            to_program = spliced.program_line if spliced is not None else (lambda n: n)
             retry = blame_unit(smoke, layout, bead, to_program=to_program)
         return [smoke, runs], retry
 
@@ -275,6 +289,19 @@ class StageValidator:
             if not verdict.ok:
                 return verdicts, blame_output(verdict, layout, bead), extra
         return verdicts, {"stage": "integration", "part": 0}, extra
+
+
+def _stopping_part(verdict: StageVerdict, layout: ProgramLayout, to_program: LineMap) -> int | None:
+    """The latest body part in which a test's run of the function ended (its last line)."""
+    found: list[int] = []
+    for result in verdict.run.results if verdict.run else ():
+        lines = [e.line for e in result.trace.events if e.kind == "line" and e.depth == 0]
+        line = to_program(lines[-1]) if lines else None
+        region = layout.region_of(line) if line is not None else None
+        if region is None or region.stage != "body":
+            return None  # a test ended somewhere else: no single part to blame
+        found.append(region.part)
+    return max(found) if found else None
 
 
 def _module_lines(first: int, last: int, spliced: Spliced | None) -> Sequence[int]:

@@ -322,3 +322,21 @@ def test_a_crlf_module_keeps_its_line_endings(local: Executor, repo: Path) -> No
     assert written.count(b"\n") == written.count(b"\r\n")  # every line still ends in CRLF
     assert written.startswith(crlf[: crlf.index(b"    raise NotImplementedError")])
     assert written.endswith(b"    return round_money(subtotal * (1 + TAX_RATE))\r\n")
+
+
+def test_a_part_no_test_reaches_reopens_the_part_where_the_tests_leave(
+    local: Executor, repo: Path
+) -> None:
+    gen = ScriptedGenerator(
+        {
+            "body[0]": ["if items is not None:\n    return 0.0", RIGHT_TOTAL["body[0]"]],
+            "body[1]": RIGHT_TOTAL["body[1]"],
+        }
+    )
+    out = _run(gen, local, _bead(integration=None), repo)
+    assert out["status"] == "passed", out["message"]
+    unreachable = next(h for h in out["history"] if not h["ok"])
+    assert unreachable["part"] == 1 and unreachable["retry"] == {"stage": "body", "part": 0}
+    assert "every test leaves the function in body part 1" in unreachable["summary"]
+    assert [gen.key(c) for c in gen.calls][2:] == ["body[0]", "body[1]", "body[0]", "body[1]"]
+    assert out["parts"][0] == "    " + RIGHT_TOTAL["body[0]"]
