@@ -508,7 +508,11 @@ def test_a_result_the_program_writes_itself_is_capped_too(pair: Executor) -> Non
             os._exit(0)
         """
     )
-    result = _run(pair, program, TestCase.from_assert("assert f() == 1"))
+    # Untraced: the tracer would repr the big locals on every line (slow, not the point here).
+    request = RunRequest(
+        program=program, tests=(TestCase.from_assert("assert f() == 1"),), trace=False
+    )
+    (result,) = pair.run(request).results
     assert len(result.message) <= MESSAGE_CHARS and TRUNCATED in result.message
     assert result.exc_type is not None and len(result.exc_type) <= 200
     assert result.return_repr is not None and len(result.return_repr) <= Limits().repr_chars
