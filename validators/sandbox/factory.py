@@ -94,7 +94,15 @@ def make_executor(kind: ExecutorKind | str = "auto", **options: Any) -> Executor
     return _local(f"local: docker is not usable: {why}", **_only(options, docker=False))
 
 
-_LOCAL_ONLY = {"drop_uid", "cgroup", "isolate_network", "pids_max", "python", "tmp_dir"}
+_LOCAL_ONLY = {
+    "drop_uid",
+    "pid_namespace",
+    "cgroup",
+    "isolate_network",
+    "pids_max",
+    "python",
+    "tmp_dir",
+}
 _DOCKER_ONLY = {
     "image",
     "client",

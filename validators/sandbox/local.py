@@ -63,6 +63,8 @@ __all__ = ["WORKER_SCRIPT", "Hardening", "LocalExecutor"]
 WORKER_SCRIPT = Path(__file__).resolve().parent.parent / "runtime" / "worker.py"
 """The worker program both backends run."""
 
+_HOST_CLEAN_S = 10.0
+
 DropUid = int | Literal["per-slot"] | None
 """``"per-slot"``: each slot's children get a leased uid of their own; an ``int``: every slot
 uses that uid (slots can then signal each other); ``None``: children keep root."""
@@ -379,7 +381,9 @@ class _Slot:
                         stream.close()
             scratch = (self.ready.get("hardening") or {}).get("scratch")
             if isinstance(scratch, str) and os.path.basename(scratch).startswith("beadline-w"):
-                remove_tree(scratch)  # what a killed worker could not clean up itself
+                # What a killed worker could not clean up itself (bounded: a program's
+                # million files must not hold up the caller for long).
+                remove_tree(scratch, deadline_s=_HOST_CLEAN_S)
         if self.log is not None:
             self.log.close()
             self.log = None
