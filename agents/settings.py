@@ -5,7 +5,7 @@ at temperature **t**, **d** lines ahead, every **k**-th line, guidance strength 
 reference values are s∈{2,3}, t∈{0.7,0.75,0.9,1.2}, d∈{2,3,5}, k=1, γ∈{0,0.5,1,3}, 512 new tokens;
 the defaults below pick from those the values that keep a 135M model on two CPU cores fast
 (s=2, d=2). The beam fields belong to the execution-scored beam of the seed document
-(``Score(c) = α·log P(c | prefix) + β·E(c)``, see :mod:`beadline.agents.beam`).
+(``Score(c) = α·log P(c | prefix) + β·E(c)``, see :mod:`beadline.agents.decoding.beam`).
 
 Per-call overrides go through :func:`merge_settings` (overrides win, the result is validated).
 """
@@ -32,7 +32,7 @@ Strategy = Literal["cfg", "beam", "cfg+beam"]
 
 
 class DecoderSettings(BaseModel):
-    """Everything :func:`beadline.agents.decoder.decode` can be told. Immutable."""
+    """Everything :func:`beadline.agents.decoding.decode` can be told. Immutable."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -20,7 +20,6 @@ from typing import ClassVar
 import numpy as np
 
 from beadline.agents.errors import BackendError, UserError
-from beadline.agents.guidance import log_softmax
 from beadline.agents.models.base import (
     Capabilities,
     Model,
@@ -30,6 +29,7 @@ from beadline.agents.models.base import (
     fit_window,
     require_context,
 )
+from beadline.agents.models.sampling import log_softmax
 
 __all__ = ["EOS", "FakeModel", "FunctionModel", "ScriptedModel", "ScriptedSession"]
 

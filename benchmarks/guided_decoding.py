@@ -22,10 +22,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from beadline.agents.guidance import guide
+from beadline.agents.decoding.guidance import guide
 from beadline.agents.models.base import SamplingParams
 from beadline.agents.models.llama_cpp import LlamaCppModel
-from beadline.agents.sampling import sample_token
+from beadline.agents.models.sampling import sample_token
 
 PROMPT = """You are an expert Python programmer. Write the function; the tests show what it must do.
 

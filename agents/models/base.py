@@ -8,20 +8,24 @@ shares a prefix with what was already evaluated re-evaluates only the new tokens
 
 Backends: ``llama_cpp.py`` (default), ``transformers.py`` (extra ``hf``), ``openai.py``
 (OpenAI-compatible servers). The scripted fake for tests is in :mod:`beadline.agents.testing`.
+
+The value types of a distribution (:class:`NextTokenLogprobs`, :class:`SamplingParams`) live in
+:mod:`beadline.agents.models.sampling`, below this module, and are re-exported here. The default
+:meth:`Model.complete` (:func:`complete_by_tokens`) draws tokens with that module, so the model
+interface imports nothing from :mod:`beadline.agents.decoding`.
 """
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
 import numpy as np
-import numpy.typing as npt
 
 from beadline.agents.errors import ContextOverflowError, UserError
+from beadline.agents.models.sampling import NextTokenLogprobs, SamplingParams, sample_token
 
 __all__ = [
     "Capabilities",
@@ -31,9 +35,14 @@ __all__ = [
     "SamplingParams",
     "Session",
     "common_prefix",
+    "complete_by_tokens",
+    "cut_text",
     "fit_window",
     "require_context",
 ]
+
+_GREEDY = SamplingParams()
+"""The default of :meth:`Model.complete`: greedy decoding."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,66 +60,6 @@ class Capabilities:
     """The model has a chat template (:meth:`Model.apply_chat_template` works)."""
     kv_cache: bool = True
     """Extending or rewinding a session re-evaluates only the new tokens."""
-
-
-@dataclass(frozen=True)
-class NextTokenLogprobs:
-    """Log-probabilities of the next token of one context.
-
-    Dense (``token_ids is None``): ``logprobs[i]`` is the log-probability of token id ``i``,
-    normalised over the vocabulary. Sparse (a top-k set from an API): ``logprobs[j]`` belongs to
-    ``token_ids[j]``; the set is not normalised (its mass is ≤ 1).
-    """
-
-    logprobs: npt.NDArray[np.float64]
-    """Shape ``(vocab,)`` when dense, ``(k,)`` when sparse."""
-    token_ids: npt.NDArray[np.int64] | None = None
-    """``None`` when dense, else shape ``(k,)`` token ids of the top-k set."""
-
-    @property
-    def dense(self) -> bool:
-        """True when this covers the whole vocabulary."""
-        return self.token_ids is None
-
-    def ids(self) -> npt.NDArray[np.int64]:
-        """The token ids the entries belong to."""
-        if self.token_ids is None:
-            return np.arange(self.logprobs.shape[0], dtype=np.int64)
-        return self.token_ids
-
-    def top(self, k: int) -> list[tuple[int, float]]:
-        """The ``k`` most likely ``(token_id, logprob)`` pairs, best first."""
-        order = np.argsort(-self.logprobs, kind="stable")[:k]
-        ids = self.ids()
-        return [(int(ids[i]), float(self.logprobs[i])) for i in order]
-
-
-@dataclass(frozen=True, kw_only=True)
-class SamplingParams:
-    """How a token is drawn from a distribution (after any guidance)."""
-
-    temperature: float = 0.0
-    """0 means greedy; otherwise > 0."""
-    top_p: float = 1.0
-    """Nucleus sampling mass in (0, 1]."""
-    seed: int | None = None
-    """Seed of the sampler's random generator; ``None`` draws a fresh one."""
-
-    def __post_init__(self) -> None:
-        t = self.temperature
-        if isinstance(t, bool) or not (isinstance(t, int | float) and math.isfinite(t) and t >= 0):
-            raise UserError(
-                f"temperature must be 0 (greedy) or a positive number, got {t!r}: "
-                "use 0 for greedy decoding or e.g. 0.8 for sampling"
-            )
-        p = self.top_p
-        if isinstance(p, bool) or not (isinstance(p, int | float) and 0 < p <= 1):
-            raise UserError(f"top_p must be in (0, 1], got {p!r}")
-
-    @property
-    def greedy(self) -> bool:
-        """True for greedy decoding."""
-        return self.temperature == 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,6 +175,101 @@ def require_context(tokens: Sequence[int]) -> None:
         raise UserError("next_logprobs needs a non-empty context: set some tokens first")
 
 
+def cut_text(text: str, stop: Sequence[str], stop_lines: int | None) -> tuple[str, bool]:
+    """Cut ``text`` at the first stop sequence (excluded) or after ``stop_lines`` newlines.
+
+    Returns the kept text and whether a cut happened.
+
+    Example:
+        >>> cut_text("a\nb\nc", ["c"], 1)
+        ('a\n', True)
+    """
+    cut = len(text)
+    hit = False
+    for s in stop:
+        i = text.find(s)
+        if i != -1 and i < cut:
+            cut, hit = i, True
+    if stop_lines is not None:
+        pos = -1
+        for _ in range(stop_lines):
+            pos = text.find("\n", pos + 1)
+            if pos == -1:
+                break
+        if pos != -1 and pos + 1 <= cut:
+            cut, hit = pos + 1, True
+    return text[:cut], hit
+
+
+def complete_by_tokens(
+    model: Model,
+    tokens: Sequence[int],
+    *,
+    n: int,
+    params: SamplingParams,
+    max_tokens: int,
+    stop: Sequence[str] = (),
+    stop_lines: int | None = None,
+    session: Session | None = None,
+) -> list[Completion]:
+    """Sample ``n`` continuations token by token, rewinding the session between them.
+
+    See :meth:`Model.complete` for the stopping rules; a continuation that fills the model's
+    context window ends with ``finish_reason="length"``. The session is left at ``tokens``.
+    ``Completion.tokens`` holds every sampled token, including those of a stop sequence that
+    was cut from the text.
+
+    Raises:
+        UserError: ``n`` or ``max_tokens`` is negative.
+        ContextOverflowError: ``tokens`` alone does not fit the context window.
+    """
+    if n < 0 or max_tokens < 0:
+        raise UserError(f"n and max_tokens must be >= 0, got n={n}, max_tokens={max_tokens}")
+    own = session is None
+    sess = model.new_session(tokens) if session is None else session
+    rng = np.random.default_rng(params.seed)
+    out: list[Completion] = []
+    try:
+        for _ in range(n):
+            sess.set_tokens(tokens)
+            start_eval = sess.n_evaluated
+            generated: list[int] = []
+            logprob = 0.0
+            reason = "length"
+            text = ""
+            for _step in range(max_tokens):
+                dist = sess.next_logprobs()
+                tok = sample_token(dist, params, rng)
+                if tok in model.eos_token_ids:
+                    reason = "eos"
+                    break
+                ids = dist.ids()
+                where = np.nonzero(ids == tok)[0]
+                logprob += float(dist.logprobs[where[0]]) if where.size else 0.0
+                generated.append(tok)
+                text, hit = cut_text(model.detokenize(generated), stop, stop_lines)
+                if hit:
+                    reason = "stop"
+                    break
+                if len(tokens) + len(generated) >= model.n_ctx:
+                    break  # the window is full: end as "length" rather than overflow
+                sess.append([tok])
+            out.append(
+                Completion(
+                    text=text,
+                    tokens=tuple(generated),
+                    logprob=logprob,
+                    finish_reason=reason,
+                    n_tokens_evaluated=sess.n_evaluated - start_eval,
+                )
+            )
+        sess.set_tokens(tokens)
+    finally:
+        if own:
+            sess.close()
+    return out
+
+
 class Model(ABC):
     """A language model that can open sessions. Backends holding resources are context managers."""
 
@@ -293,7 +337,7 @@ class Model(ABC):
         tokens: Sequence[int],
         *,
         n: int = 1,
-        params: SamplingParams = SamplingParams(),
+        params: SamplingParams = _GREEDY,
         max_tokens: int = 128,
         stop: Sequence[str] = (),
         stop_lines: int | None = None,
@@ -306,8 +350,6 @@ class Model(ABC):
         request. A continuation ends at EOS, at a stop sequence (excluded from the text), after
         ``stop_lines`` newline characters, or at ``max_tokens``.
         """
-        from beadline.agents.sampling import complete_by_tokens
-
         return complete_by_tokens(
             self,
             tokens,

@@ -12,7 +12,7 @@ Two endpoints:
 
 * ``completions`` (default): ``/v1/completions`` with ``prompt=<session text>``, ``max_tokens=1``
   and ``logprobs=k`` gives the top-k next tokens of any text — exact token-level guidance over
-  the union of two top-k sets (see :mod:`beadline.agents.guidance` for the floor approximation).
+  the union of two top-k sets (see :mod:`beadline.agents.decoding.guidance` for the floor approximation).
 * ``chat``: ``/v1/chat/completions`` with ``logprobs=true, top_logprobs=k``. Chat messages are
   rendered by :meth:`OpenAIModel.apply_chat_template` into one opaque piece; text appended after
   it is sent as a final assistant message to continue (servers that honour a trailing assistant
@@ -47,6 +47,7 @@ from beadline.agents.models.base import (
     NextTokenLogprobs,
     SamplingParams,
     Session,
+    cut_text,
     fit_window,
     require_context,
 )
@@ -244,8 +245,6 @@ class OpenAIModel(Model):
         OpenAI allows; all are applied again client-side), ``stop_lines`` is cut client-side.
         With a seed, repeated requests use ``seed, seed+1, ...``.
         """
-        from beadline.agents.sampling import cut_text
-
         if n < 0 or max_tokens < 0:
             raise UserError(f"n and max_tokens must be >= 0, got n={n}, max_tokens={max_tokens}")
         context = self._context(tokens)

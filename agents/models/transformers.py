@@ -26,7 +26,6 @@ import numpy as np
 import numpy.typing as npt
 
 from beadline.agents.errors import BackendError, ModelNotFoundError, UserError
-from beadline.agents.guidance import log_softmax
 from beadline.agents.models.base import (
     Capabilities,
     Model,
@@ -37,6 +36,7 @@ from beadline.agents.models.base import (
     require_context,
 )
 from beadline.agents.models.registry import PACKAGED_MODELS, resolve_model_path
+from beadline.agents.models.sampling import log_softmax
 
 __all__ = ["TransformersModel", "TransformersSession"]
 

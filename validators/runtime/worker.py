@@ -14,6 +14,10 @@ Flags (host-only hardening; inside Docker only ``--drop-uid`` is used)::
     --pids-max N          processes allowed in that cgroup at once (default 128)
     --nproc N             RLIMIT_NPROC of children (default: 256 when dropping to UID)
     --tmp DIR             where per-run scratch directories are made (default: $TMPDIR)
+    --site-path DIR       (repeatable) a directory put on sys.path (after the snapshot's roots)
+                          of module-mode runs and on PYTHONPATH of commands: the repository's
+                          own dependencies (a virtual environment's site-packages); made
+                          read-only for children where the worker can (root)
 
 Line protocol, version 2 (the worker's own stdout carries nothing else: children write to
 private pipes, never see the protocol descriptors, and run as another uid)::
@@ -33,6 +37,8 @@ private pipes, never see the protocol descriptors, and run as another uid)::
       {"op": "ping", "id": 1}                     -> {"id": 1, "ok": true, "pong": true}
       {"op": "run", "id": 2, "program": str, "setup": str, "trace": bool,
        "trace_function": str|null, "limits": {Limits fields},
+       "module": null | {"name": str, "file": str, "package": bool, "roots": [str],
+                         "tree": str, "origin": str|null}     (see runtime/modules.py)
        "tests": [{"kind": "assert"|"check"|"stdio"|"script", "source": str,
                   "entry_point": str|null, "stdin": str, "expected_stdout": str|null}]}
                                                   -> {"id": 2, "ok": true, "results": [
@@ -41,7 +47,8 @@ private pipes, never see the protocol descriptors, and run as another uid)::
             "expected_repr": str|null, "stdout": str, "output_truncated": bool,
             "duration_s": float, "trace": {"events": [...], "truncated": bool}}, ...]}
       {"op": "command", "id": 3, "argv": [str], "files": {path: text},
-       "directory": str|null, "junit_xml": str|null, "limits": {Limits fields}}
+       "directory": str|null, "junit_xml": str|null, "limits": {Limits fields},
+       "pythonpath": [str]  (directories relative to the working directory, put on PYTHONPATH)}
                                                   -> {"id": 3, "ok": true, "result": {
            "status": ..., "exit_code": int|null, "stdout": str, "stderr": str,
            "duration_s": float, "message": str,
@@ -69,7 +76,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NoReturn
 
@@ -97,6 +104,7 @@ from .commands import (
     command_result,
     exec_body,
     populate,
+    python_path,
     read_junit,
 )
 from .outcomes import (
@@ -117,7 +125,7 @@ PROTOCOL_VERSION = 2
 _PRELOAD = (
     "array bisect collections copy dataclasses datetime decimal enum fractions functools "
     "heapq itertools json math operator random re statistics string textwrap typing "
-    "unicodedata cmath numbers queue threading subprocess"
+    "unicodedata cmath numbers queue threading subprocess __future__"
 )
 """Modules imported once by the worker so children never pay for them."""
 
@@ -158,6 +166,8 @@ class Options:
     """RLIMIT_NPROC of children."""
     tmp: str | None = None
     """Parent directory of the scratch directories."""
+    site_paths: list[str] = field(default_factory=list)
+    """Extra ``sys.path`` directories of module-mode runs (``--site-path``, repeatable)."""
 
 
 _SWITCHES = {"--unshare-net": "unshare_net", "--cgroup": "cgroup", "--pid-ns": "pid_ns"}
@@ -171,7 +181,7 @@ def parse_args(argv: list[str]) -> Options:
     """
     options = Options()
     args = list(argv)
-    values = {"--drop-uid", "--drop-gid", "--pids-max", "--nproc", "--tmp"}
+    values = {"--drop-uid", "--drop-gid", "--pids-max", "--nproc", "--tmp", "--site-path"}
     while args:
         flag = args.pop(0)
         try:
@@ -179,6 +189,10 @@ def parse_args(argv: list[str]) -> Options:
                 value = args.pop(0)
                 if flag == "--tmp":
                     options.tmp = value
+                elif flag == "--site-path":
+                    if not os.path.isabs(value):
+                        raise ValueError(f"--site-path needs an absolute directory, got {value!r}")
+                    options.site_paths.append(value)
                 else:
                     setattr(options, flag[2:].replace("-", "_"), int(value))
             elif flag in _SWITCHES:
@@ -281,6 +295,8 @@ class Worker:
         self.shared_tmp_seen: dict[str, int] = {}
         self.recycle_reason = ""
         """Set when a clean-up failed: the next answer asks the host to replace the worker."""
+        self.read_only: dict[str, str | None] = {}
+        """Paths made read-only for children (value: ``None``, or why that failed)."""
 
     # -- set-up ---------------------------------------------------------------------------
     def setup(self) -> None:
@@ -299,6 +315,8 @@ class Worker:
         self._setup_cgroup()
         self.base_dir = tempfile.mkdtemp(prefix="beadline-w", dir=options.tmp or _scratch_parent())
         os.chmod(self.base_dir, 0o711)
+        for path in options.site_paths:
+            self._protect(path)
         self.devnull = os.open(os.devnull, os.O_RDWR)
         for name in _PRELOAD.split():
             with contextlib.suppress(ImportError):
@@ -371,6 +389,7 @@ class Worker:
         stdlib = os.path.dirname(os.__file__)
         needs = [sys.executable, os.path.realpath(sys.executable), stdlib, sys.prefix]
         needs += [p for p in sys.path if os.path.isabs(p) and os.path.isdir(p)]
+        needs += [p for p in self.options.site_paths if os.path.isdir(p)]
         staging = tempfile.mkdtemp(prefix="beadline-stage")
         try:
             problem = isolation.expose_to_others(needs, staging)
@@ -396,6 +415,19 @@ class Worker:
             f"uid {uid} cannot read the interpreter at {probe[0]} ({problem or 'permissions'}): "
             "children keep the worker's uid"
         )
+
+    def _protect(self, path: str) -> None:
+        """Make ``path`` read-only for every later child, once (root only; best effort: the
+        children's uid and the files' modes still apply where this is not possible)."""
+        if path in self.read_only or not os.path.isdir(path):
+            return
+        scratch = self.base_dir.rstrip("/") + "/"
+        if os.geteuid() != 0:
+            self.read_only[path] = "not root"
+        elif scratch.startswith(path.rstrip("/") + "/"):
+            self.read_only[path] = "holds the scratch directories"
+        else:
+            self.read_only[path] = isolation.bind_read_only(path)
 
     # -- clean-up -------------------------------------------------------------------------
     def _sweep_shared_tmp(self) -> None:
@@ -575,7 +607,11 @@ class Worker:
     def run(self, request: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Run every test case of a ``run`` request, each in its own child."""
         limits = _limits(request.get("limits"))
-        prepared = harnesses.prepare({**request, "limits": limits})
+        prepared = harnesses.prepare({**request, "limits": limits}, site=self.options.site_paths)
+        if prepared.module is not None:
+            for path in (prepared.module.tree, prepared.module.origin):
+                if path:
+                    self._protect(path)
         results = []
         for case in prepared.cases:
             if prepared.error is not None or case.error is not None:
@@ -616,7 +652,11 @@ class Worker:
                     chown_tree(run_dir, *self.drop)
             except ScratchError as exc:
                 return {"status": "error", "exit_code": None, "message": str(exc)}
-            body = partial(exec_body, argv, command_env(run_dir))
+            env = command_env(run_dir)
+            pythonpath = python_path(run_dir, request.get("pythonpath"), self.options.site_paths)
+            if pythonpath:
+                env["PYTHONPATH"] = pythonpath
+            body = partial(exec_body, argv, env)
             outcome = self._launch(run_dir, limits, body, command=True)
             junit, problem = read_junit(run_dir, request.get("junit_xml"))
         finally:

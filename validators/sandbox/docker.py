@@ -79,7 +79,14 @@ from beadline.validators.sandbox.probe import DEFAULT_IMAGE
 if TYPE_CHECKING:
     from docker import DockerClient
 
-__all__ = ["ENTRY_SCRIPT", "RUNTIME_DIR", "DockerExecutor", "DockerHardening", "pool_spec"]
+__all__ = [
+    "ENTRY_SCRIPT",
+    "RUNTIME_DIR",
+    "SNAPSHOT_MOUNT",
+    "DockerExecutor",
+    "DockerHardening",
+    "pool_spec",
+]
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 """The worker folder, mounted read-only at ``/opt/beadline/runtime``."""
@@ -89,6 +96,9 @@ ENTRY_SCRIPT = Path(__file__).resolve().parent / "_container_entry.py"
 
 _ENTRY_MOUNT = "/opt/beadline/entry.py"
 _REPO_MOUNT = "/mnt/repo"
+SNAPSHOT_MOUNT = "/opt/beadline/snapshots"
+"""Where the snapshot store (:func:`~beadline.validators.snapshot.default_store_dir`) is
+bind-mounted read-only in every pool container."""
 _KILLED = frozenset({"timeout", "killed"})
 _ENVIRONMENT = (
     ("PYTHONDONTWRITEBYTECODE", "1"),
@@ -303,6 +313,7 @@ class DockerExecutor(Executor):
         )
         self._client = _connect(image, client)
         self._own_client = client is None
+        self._mount = _snapshot_mount()
         self.image = image
         self.workers = workers
         self.recycle_after = recycle_after
@@ -310,7 +321,12 @@ class DockerExecutor(Executor):
         self.startup_s = startup_s
         self.command_memory_mb = command_memory_mb
         self.spec = pool_spec(
-            image, memory_mb=memory_mb, pids_limit=pids_limit, cpus=cpus, tmpfs_mb=tmpfs_mb
+            image,
+            memory_mb=memory_mb,
+            pids_limit=pids_limit,
+            cpus=cpus,
+            tmpfs_mb=tmpfs_mb,
+            mounts=(self._mount,),
         )
         self._start_pool(prestart)
 
@@ -474,7 +490,9 @@ class DockerExecutor(Executor):
         recycle = True
         try:
             slot.runs += len(request.tests)
-            result = slot.channel.run(request, backend=self.name, grace_s=self.grace_s)
+            result = slot.channel.run(
+                request, backend=self.name, grace_s=self.grace_s, mount=self._mount
+            )
             recycle = any(r.status in _KILLED for r in result.results)
             return result
         except WorkerTimeout:
@@ -652,10 +670,17 @@ def _connect(image: str, client: DockerClient | None) -> DockerClient:
 
 
 def pool_spec(
-    image: str, *, memory_mb: int, pids_limit: int, cpus: float, tmpfs_mb: int
+    image: str,
+    *,
+    memory_mb: int,
+    pids_limit: int,
+    cpus: float,
+    tmpfs_mb: int,
+    mounts: Sequence[tuple[str, str]] = (),
 ) -> ContainerSpec:
-    """The container spec of a pool container (a slot adds its children's ``--drop-uid``;
-    more read-only mounts go into ``volumes`` with :func:`dataclasses.replace`)."""
+    """The container spec of a pool container: ``mounts`` are more read-only bind mounts
+    ``(host directory, container directory)`` (the snapshot store); a slot adds its
+    children's ``--drop-uid``."""
     return ContainerSpec(
         image=image,
         runtime_dir=RUNTIME_DIR,
@@ -664,9 +689,16 @@ def pool_spec(
         pids_limit=pids_limit,
         cpus=cpus,
         tmpfs_mb=tmpfs_mb,
-        volumes=((ENTRY_SCRIPT, _ENTRY_MOUNT),),
+        volumes=((ENTRY_SCRIPT, _ENTRY_MOUNT), *((Path(h), c) for h, c in mounts)),
         environment=_ENVIRONMENT,
     )
+
+
+def _snapshot_mount() -> tuple[str, str]:
+    """The snapshot store (made now if missing) and where every container sees it, read-only."""
+    from beadline.validators.snapshot import default_store
+
+    return str(default_store().directory), SNAPSHOT_MOUNT
 
 
 def _readable_by_others(root: Path) -> bool:

@@ -1,0 +1,98 @@
+"""The bead loaders: YAML files, bd tracker JSONL, by path or id."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from beadline.workflows.bead.loaders import load_bead, load_bead_file, load_bead_from_jsonl
+from beadline.workflows.errors import BeadError
+
+from .test_spec import GOOD
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def test_example_beads_load_and_resolve_their_repository() -> None:
+    beads = [load_bead_file(p) for p in sorted((EXAMPLES / "beads").glob("*.yaml"))]
+    assert [b.id for b in beads] == ["square", "count-vowels", "second-largest"]
+    for bead in beads:
+        assert bead.repo == str((EXAMPLES / "sample_repo").resolve())
+        assert bead.integration is not None
+        assert bead.integration.command[:3] == ("python", "-m", "unittest")
+        assert all(t.kind == "assert" for t in bead.unit_tests())
+    assert beads[2].target.signature is None
+
+
+def test_yaml_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(BeadError, match="not found"):
+        load_bead_file(tmp_path / "none.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: [unclosed\n")
+    with pytest.raises(BeadError, match="not valid YAML"):
+        load_bead_file(bad)
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- a\n- b\n")
+    with pytest.raises(BeadError, match="must hold a mapping"):
+        load_bead_file(listing)
+    noid = tmp_path / "my-bead.yaml"
+    noid.write_text(json.dumps({k: v for k, v in GOOD.items() if k != "id"}))
+    assert load_bead_file(noid).id == "my-bead"
+
+
+def test_jsonl_loader_reads_tests_target_and_command() -> None:
+    path = EXAMPLES / "sample_repo" / ".beads" / "issues.jsonl"
+    one = load_bead_from_jsonl(path, "sp-1")
+    assert one.target.file == "sample_pkg/mathx.py" and one.target.function == "double"
+    assert one.target.signature == "def double(n: int) -> int:"
+    assert one.tests == ("assert double(2) == 4", "assert double(-3) == -6")
+    assert one.integration is not None and one.integration.command[0] == "python"
+    assert one.repo == str((EXAMPLES / "sample_repo").resolve())
+    two = load_bead_from_jsonl(path, "sp-2")
+    assert two.target.function == "count_words" and two.target.signature is None
+    assert two.tests == ("assert count_words('a b  c') == 3", "assert count_words('') == 0")
+    assert "Use str.split." in two.notes
+
+
+def test_jsonl_function_defaults_to_what_the_tests_call(tmp_path: Path) -> None:
+    issue = {
+        "id": "q-9",
+        "title": "Triple",
+        "description": "",
+        "design": "File: `pkg/m.py`\n\n```\nassert triple(1) == 3\n```",
+        "acceptance_criteria": "",
+    }
+    path = tmp_path / "issues.jsonl"
+    path.write_text(json.dumps(issue) + "\n\n")
+    bead = load_bead_from_jsonl(path, "q-9")
+    assert bead.target.function == "triple" and bead.description == "Triple"
+    assert bead.tests == ("assert triple(1) == 3",)
+    assert bead.integration is None
+
+
+def test_jsonl_unknown_id_lists_known_ids(tmp_path: Path) -> None:
+    path = EXAMPLES / "sample_repo" / ".beads" / "issues.jsonl"
+    with pytest.raises(BeadError, match=r"no bead with id 'sp-404' .*known ids: sp-1, sp-2"):
+        load_bead_from_jsonl(path, "sp-404")
+    with pytest.raises(BeadError, match=r"beads file .* not found"):
+        load_bead_from_jsonl(tmp_path / "none.jsonl", "x")
+
+
+def test_jsonl_bad_issues_are_explained(tmp_path: Path) -> None:
+    path = tmp_path / "issues.jsonl"
+    path.write_text('{"id": "a", "description": "d"}\nnot json\n')
+    with pytest.raises(BeadError, match=r"issues.jsonl:2 is not valid JSON"):
+        load_bead_from_jsonl(path, "zzz")
+    with pytest.raises(BeadError, match=r"no target file; add a line `file: path/to/module\.py`"):
+        load_bead_from_jsonl(path, "a")
+    path.write_text(json.dumps({"id": "b", "description": "d", "design": "file: m.py"}) + "\n")
+    with pytest.raises(BeadError, match=r"no tests; put `assert \.\.\.` lines"):
+        load_bead_from_jsonl(path, "b")
+
+
+def test_load_bead_dispatches_on_path_or_id() -> None:
+    assert load_bead(str(EXAMPLES / "beads" / "1-square.yaml")).id == "square"
+    beads_file = EXAMPLES / "sample_repo" / ".beads" / "issues.jsonl"
+    assert load_bead("sp-2", beads_file=beads_file).id == "sp-2"

@@ -1,0 +1,141 @@
+"""Benchmark reports against a hand-made results file: pass@1, RSR, medians, chart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from beadline.workflows.bench.report import rsr, summarize, write_report
+from beadline.workflows.errors import UserError
+
+
+def line(
+    task: int,
+    method: str,
+    guide: str,
+    passed: bool,
+    *,
+    seconds: float,
+    tokens: int,
+    visible: bool | None = None,
+    status: str | None = None,
+) -> dict:
+    shown = passed if visible is None else visible
+    return {
+        "schema": 1,
+        "key": f"mbpp/{task}|{method}|{guide}",
+        "task_id": f"mbpp/{task}",
+        "dataset": "mbpp",
+        "method": method,
+        "guide_tests": guide,
+        "status": status or ("solved" if shown else "unsolved"),
+        "passed": passed,
+        "visible": {"passed": shown, "n_passed": 3 if shown else 0, "n_tests": 3, "tests": []},
+        "cost": {
+            "tokens_generated": tokens,
+            "tokens_evaluated": 2 * tokens,
+            "programs_executed": 0,
+            "seconds": seconds,
+        },
+        "wall_s": seconds,
+        "model": "smollm2-135m",
+    }
+
+
+def hand_made() -> list[dict]:
+    rows = []
+    # guide-tests all: greedy passes 1 of 4 (25 %), egcfg 3 of 4 (75 %) -> RSR 66.7 %
+    for t, g_ok, e_ok in [
+        (11, True, True),
+        (12, False, True),
+        (13, False, True),
+        (14, False, False),
+    ]:
+        rows.append(line(t, "greedy", "all", g_ok, seconds=1.0 + t - 11, tokens=50))
+        rows.append(line(t, "egcfg", "all", e_ok, seconds=10.0 * (t - 10), tokens=400 + t))
+    # sample-filter 2 of 4 (50 %) -> RSR 33.3 %; first attempt at 14 was an error, then rerun
+    for t, ok in [(11, True), (12, True), (13, False), (14, False)]:
+        rows.append(line(t, "sample-filter", "all", ok, seconds=3.0, tokens=420))
+    rows.append(line(14, "egcfg", "all", False, seconds=99.0, tokens=1, status="error"))
+    rows.append(line(14, "egcfg", "all", False, seconds=40.0, tokens=414))  # supersedes
+    # guide-tests first: greedy 0 of 4; egcfg fits the shown assert 4 times but passes 2 of 4
+    for t in (11, 12, 13, 14):
+        rows.append(line(t, "greedy", "first", False, seconds=1.0, tokens=50))
+        rows.append(line(t, "egcfg", "first", t <= 12, visible=True, seconds=20.0, tokens=300))
+    # egcfg finished task 15, greedy did not: left out of the comparison
+    rows.append(line(15, "egcfg", "first", True, seconds=5.0, tokens=300))
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("acc", "base", "expected"),
+    [
+        (75.0, 25.0, 200 / 3),
+        (83.2, 49.4, 100 * 33.8 / 50.6),
+        (25.0, 25.0, 0.0),
+        (10.0, 20.0, -12.5),
+    ],
+)
+def test_rsr_closed_form(acc: float, base: float, expected: float) -> None:
+    assert rsr(acc, base) == pytest.approx(expected)
+
+
+def test_rsr_undefined_when_greedy_is_perfect() -> None:
+    assert rsr(100.0, 100.0) is None
+
+
+def test_summarize_numbers() -> None:
+    tables = {t.guide_tests: t for t in summarize(hand_made())}
+    all_, first = tables["all"], tables["first"]
+    rows = {r.method: r for r in all_.rows}
+    assert [r.method for r in all_.rows] == ["greedy", "sample-filter", "egcfg"]
+    assert all_.task_ids == ("mbpp/11", "mbpp/12", "mbpp/13", "mbpp/14")
+    assert (rows["greedy"].passed, rows["greedy"].n, rows["greedy"].pass_at_1) == (1, 4, 25.0)
+    assert rows["greedy"].rsr is None
+    assert rows["egcfg"].pass_at_1 == 75.0
+    assert rows["egcfg"].rsr == pytest.approx(200 / 3)
+    assert rows["sample-filter"].rsr == pytest.approx(100 / 3)
+    # the superseding line counts, not the error
+    assert rows["egcfg"].statuses == {"solved": 3, "unsolved": 1}
+    assert rows["egcfg"].median_seconds == 25.0  # 10, 20, 30, 40
+    assert rows["greedy"].median_seconds == 2.5  # 1, 2, 3, 4
+    assert rows["egcfg"].median_tokens_generated == 412.5  # 411..414
+    assert rows["egcfg"].median_tokens_evaluated == 825.0
+    first_rows = {r.method: r for r in first.rows}
+    assert first.left_out == ("mbpp/15",)
+    assert first_rows["egcfg"].n == 4
+    assert first_rows["egcfg"].pass_at_1 == 50.0
+    assert first_rows["egcfg"].visible_pct == 100.0
+    assert first_rows["egcfg"].rsr == pytest.approx(50.0)
+
+
+def test_write_report_markdown_and_png(tmp_path: Path) -> None:
+    results = tmp_path / "r.jsonl"
+    results.write_text("".join(json.dumps(x) + "\n" for x in hand_made()) + '{"key": "torn')
+    report = write_report([results], tmp_path / "out")
+    text = report.markdown.read_text()
+    assert "## mbpp — model smollm2-135m" in text
+    assert "| method | pass@1 `all` | RSR `all` | pass@1 `first` | RSR `first` |" in text
+    assert "| greedy | 25.0 (1/4) | — | 0.0 (0/4) | — |" in text
+    assert "| sample-filter | 33.3" not in text
+    assert "| sample-filter | 50.0 (2/4) | 33.3 | — | — |" in text
+    assert "| egcfg | 75.0 (3/4) | 66.7 | 50.0 (2/4) | 50.0 |" in text
+    assert (
+        "| all | egcfg | 4 | 75.0 | 75.0 | 66.7 | 25.0 | 412 | 825 | solved 3, unsolved 1 |" in text
+    )
+    assert "left out (not finished by every method): mbpp/15" in text
+    assert "![pass@1 on mbpp](pass_at_1_mbpp.png)" in text
+    (chart,) = report.charts
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert chart.stat().st_size > 5_000
+
+
+def test_report_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="no results files given"):
+        write_report([], tmp_path)
+    empty = tmp_path / "e.jsonl"
+    empty.write_text("")
+    with pytest.raises(UserError, match="no result lines"):
+        write_report([empty], tmp_path / "o")

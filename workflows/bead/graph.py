@@ -1,0 +1,791 @@
+"""The K&V bead graph: build one function stage by stage, revising only the stage that fails.
+
+::
+
+    START → preflight → signature → setup → body ⟲ (one part at a time) → integration → finish → END
+                              ↑ a failed validation routes back to the stage it points to ↑
+                              review (interrupt) between stages when review mode is on
+
+* ``preflight`` checks the input and runs the integration command on the unchanged repository:
+  when it already fails there, the run ends ``baseline_failed`` before any code is written (the
+  repository, not the generated code, is at fault).
+* ``signature`` (validated: compiles and defines the target), ``setup`` (imports resolve in the
+  sandbox), each ``body`` part (the partial function runs on the unit tests without crashing:
+  smoke), ``integration`` (the unit tests pass, then the bead's pytest file and integration
+  command pass in a scratch copy of the repository with the function merged in).
+* A failed validation re-opens only the stage its evidence points to — the same stage, or for
+  integration the body part (or setup / signature) holding the failing line — with the evidence
+  in the next prompt; accepted stages are kept. Each stage has an attempt budget
+  (:class:`~beadline.workflows.bead.spec.Budgets`); when it is spent the run ends ``failed`` with
+  everything it learned, or, in review mode, asks a person.
+* Review mode calls :func:`langgraph.types.interrupt` at each stage boundary and when a budget is
+  spent; resume with ``Command(resume={"action": "approve" | "edit" | "retry" | "abort", ...})``
+  (see :mod:`beadline.workflows.bead.review`). Interrupts need a checkpointer and a ``thread_id``; the
+  review node re-runs from its start on resume.
+* Progress events (``stage_started``, ``stage_validated``, ``stage_failed``,
+  ``candidates_executed``, ``finished`` …) go to LangGraph's ``custom`` stream mode.
+
+The state holds only JSON-like values, so any checkpointer can store it (the CLI uses SQLite:
+one thread per bead run). Run with ``durability="sync"`` (as :func:`~.review.drive` does) and a
+killed run resumes losing at most the stage in flight: each node is one stage attempt.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, NotRequired, cast
+
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer, interrupt
+from typing_extensions import TypedDict
+
+from beadline.agents.settings import DecoderSettings
+from beadline.agents.task import Cost
+from beadline.validators.errors import BeadlineError
+from beadline.validators.executor import Executor
+from beadline.validators.stages import (
+    StageVerdict,
+    check_imports,
+    check_integration,
+    check_smoke,
+    check_unit,
+)
+from beadline.workflows.bead._stage_checks import (
+    blame_output,
+    blame_unit,
+    check_signature,
+    clean_code,
+    command_limits,
+)
+from beadline.workflows.bead.apply import merge_function, split_program
+from beadline.workflows.bead.generation import (
+    EgcfgGenerator,
+    Feedback,
+    GeneratedStage,
+    ProgramLayout,
+    StageGenerator,
+    StageRequest,
+    assemble_program,
+    is_final_part,
+    module_names_missing,
+    normalize_part,
+)
+from beadline.workflows.bead.review import ReviewAnswer, make_payload, parse_answer
+from beadline.workflows.bead.spec import Bead
+from beadline.workflows.errors import UserError
+
+__all__ = [
+    "BeadInput",
+    "BeadOutput",
+    "BeadState",
+    "BeadStatus",
+    "build_bead_graph",
+    "make_default_graph",
+]
+
+BeadStatus = Literal["running", "passed", "failed", "baseline_failed", "invalid", "aborted"]
+"""``passed``: the function passed every validation. ``failed``: a stage's budget ran out.
+``baseline_failed``: the integration command fails on the unchanged repository. ``invalid``: the
+input cannot be run (missing repository, command not found). ``aborted``: a reviewer stopped it."""
+
+Stage = Literal["signature", "setup", "body", "integration"]
+NodeName = Literal["signature", "setup", "body", "integration", "review", "finish"]
+_STAGES: tuple[Stage, ...] = ("signature", "setup", "body", "integration")
+_NOT_FOUND = re.compile(r"command not found|no such file or directory|not found", re.IGNORECASE)
+
+
+class BeadInput(TypedDict):
+    """What a run starts from."""
+
+    bead: dict[str, Any]
+    """The bead (``Bead.model_dump(mode="json")``)."""
+    repo: NotRequired[str | None]
+    """The target repository (required when the bead has an integration command or test file)."""
+
+
+class BeadOutput(TypedDict, total=False):
+    """What a run returns."""
+
+    bead_id: str
+    status: BeadStatus
+    message: str
+    program: str
+    """The assembled module: setup and the function."""
+    function: str
+    """The function alone (signature and body)."""
+    signature: str
+    setup: str
+    parts: list[str]
+    history: list[dict[str, Any]]
+    """Every attempt: stage, part, attempt, code, ok, summary, evidence, source."""
+    feedback: dict[str, Any] | None
+    """The evidence of the last failure (for a failed run: what it learned)."""
+    cost: dict[str, float]
+    baseline: dict[str, Any] | None
+    """The integration command on the unchanged repository."""
+
+
+class BeadState(TypedDict, total=False):
+    """The graph's state (JSON-like values only)."""
+
+    bead: dict[str, Any]
+    repo: str | None
+    bead_id: str
+    status: BeadStatus
+    message: str
+    stage: str
+    """The next stage to work on (``done`` once integration passed)."""
+    part: int
+    """The body part being written (0-based)."""
+    signature: str
+    setup: str
+    parts: list[str]
+    body_done: bool
+    attempts: dict[str, int]
+    """Attempts per stage key (``signature``, ``setup``, ``body[2]``, ``integration``)."""
+    grants: dict[str, int]
+    """Attempts granted beyond a stage's budget (a repair the integration asked for, a
+    reviewer's retry)."""
+    feedback: dict[str, Any] | None
+    """Evidence for the next attempt; ``for`` names the stage key it is meant for."""
+    pending: dict[str, Any] | None
+    """The last attempt when it awaits review or a retry; ``None`` once accepted."""
+    history: Annotated[list[dict[str, Any]], operator.add]
+    cost: dict[str, float]
+    baseline: dict[str, Any] | None
+    program: str
+    function: str
+
+
+def _emit(event: dict[str, Any]) -> None:
+    """Send a progress event to the ``custom`` stream (a no-op outside a graph run)."""
+    try:
+        writer = get_stream_writer()
+    except RuntimeError:
+        return
+    writer(event)
+
+
+def _key(stage: str, part: int) -> str:
+    return f"body[{part}]" if stage == "body" else stage
+
+
+def _budget(bead: Bead, stage: str) -> int:
+    budgets = bead.budgets
+    return {
+        "signature": budgets.signature,
+        "setup": budgets.setup,
+        "body": budgets.body_part,
+        "integration": budgets.integration,
+    }[stage]
+
+
+def _verdict_json(verdict: StageVerdict) -> dict[str, Any]:
+    return {
+        "validator": verdict.stage,
+        "ok": verdict.ok,
+        "summary": verdict.summary,
+        "evidence": list(verdict.evidence),
+    }
+
+
+def _add_cost(state: BeadState, cost: Cost) -> dict[str, float]:
+    total = dict(state.get("cost") or {})
+    for name in ("tokens_evaluated", "tokens_generated", "programs_executed", "seconds"):
+        total[name] = total.get(name, 0) + getattr(cost, name)
+    return total
+
+
+class _BeadNodes:
+    """The node functions, bound to one generator and one executor."""
+
+    def __init__(self, generator: StageGenerator, executor: Executor, review: bool) -> None:
+        self.generator = generator
+        self.executor = executor
+        self.review = review
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def bead(state: BeadState) -> Bead:
+        return Bead.model_validate(state["bead"])
+
+    def layout(self, state: BeadState, parts: Sequence[str] | None = None) -> ProgramLayout:
+        return assemble_program(
+            state.get("setup", ""),
+            state.get("signature", ""),
+            list(state.get("parts", [])) if parts is None else parts,
+        )
+
+    def validate(
+        self, state: BeadState, stage: Stage, part: int, code: str, done: bool
+    ) -> dict[str, Any]:
+        """Validate one stage's code; a record with ``ok``, verdicts and the retry target."""
+        bead = self.bead(state)
+        retry = {"stage": stage, "part": part}
+        extra: dict[str, Any] = {}
+        verdicts: list[StageVerdict] = []
+        if stage == "signature":
+            verdicts.append(check_signature(code, bead))
+        elif stage == "setup":
+            verdicts.append(check_imports(code, self.executor))
+        elif stage == "body":
+            if not code.strip():
+                ok = part > 0
+                summary = "the function is complete" if ok else "no body was written"
+                verdicts.append(
+                    StageVerdict(
+                        stage="compiles",
+                        ok=ok,
+                        summary=summary,
+                        evidence=()
+                        if ok
+                        else ("the function body is empty: write its first statement",),
+                    )
+                )
+            else:
+                parts = [*state.get("parts", [])[:part], code]
+                program = self.layout(state, parts).program
+                smoke = check_smoke(
+                    program, bead.unit_tests(), self.executor, entry_point=bead.target.function
+                )
+                verdicts.append(smoke)
+                if not smoke.ok and module_names_missing(smoke.evidence):
+                    retry = {"stage": "setup", "part": part}
+        else:
+            verdicts, retry, extra = self.integrate(state, bead)
+        ok = all(v.ok for v in verdicts)
+        last = verdicts[-1]
+        failed = next((v for v in verdicts if not v.ok), last)
+        return {
+            "stage": stage,
+            "part": part,
+            "code": code,
+            "done": done,
+            "ok": ok,
+            "summary": last.summary if ok else failed.summary,
+            "evidence": [] if ok else list(failed.evidence),
+            "validations": [_verdict_json(v) for v in verdicts],
+            "retry": retry,
+            **extra,
+        }
+
+    def integrate(
+        self, state: BeadState, bead: Bead
+    ) -> tuple[list[StageVerdict], dict[str, Any], dict[str, Any]]:
+        layout = self.layout(state)
+        verdicts: list[StageVerdict] = []
+        function = assemble_program("", state.get("signature", ""), state.get("parts", [])).program
+        extra: dict[str, Any] = {"program": layout.program, "function": function}
+        if bead.tests:
+            unit = check_unit(
+                layout.program, bead.unit_tests(), self.executor, entry_point=bead.target.function
+            )
+            verdicts.append(unit)
+            if not unit.ok:
+                return verdicts, blame_unit(unit, layout, bead), extra
+        repo = state.get("repo")
+        if repo and (bead.test_file or bead.integration):
+            target = Path(repo) / bead.target.file
+            original = target.read_text(encoding="utf-8") if target.is_file() else ""
+            merged = merge_function(
+                original, function, state.get("setup", ""), bead.target.function
+            )
+            files = {bead.target.file: merged}
+            commands: list[tuple[tuple[str, ...], float]] = []
+            if bead.test_file:
+                commands.append((("python", "-m", "pytest", "-q", bead.test_file), 120.0))
+            if bead.integration:
+                commands.append((bead.integration.command, bead.integration.timeout_s))
+            for argv, timeout in commands:
+                verdict = check_integration(
+                    Path(repo), files, argv, self.executor, limits=command_limits(timeout)
+                )
+                verdicts.append(verdict)
+                if not verdict.ok:
+                    return verdicts, blame_output(verdict, layout, bead), extra
+        return verdicts, {"stage": "integration", "part": 0}, extra
+
+    def record(
+        self,
+        state: BeadState,
+        record: dict[str, Any],
+        *,
+        attempt: int,
+        source: str,
+        cost: Cost | None = None,
+    ) -> dict[str, Any]:
+        """The state update for a validated attempt (accepting it unless review mode holds it)."""
+        bead = self.bead(state)
+        stage, part = record["stage"], record["part"]
+        key = _key(stage, part)
+        attempts = {**state.get("attempts", {}), key: attempt}
+        entry = {**record, "attempt": attempt, "source": source, "at": time.time()}
+        for name in ("program", "function"):
+            entry.pop(name, None)
+        update: dict[str, Any] = {"attempts": attempts, "history": [entry]}
+        if cost is not None:
+            update["cost"] = _add_cost(state, cost)
+        event = "stage_validated" if record["ok"] else "stage_failed"
+        _emit(
+            {
+                "event": event,
+                "bead": bead.id,
+                "stage": stage,
+                "part": part,
+                "attempt": attempt,
+                "summary": record["summary"],
+            }
+        )
+        if record["ok"] and not (self.review and source == "model"):
+            update.update(self.accept(state, record))
+            return update
+        update["pending"] = {**record, "attempt": attempt, "source": source}
+        if not record["ok"]:
+            target = record["retry"]
+            target_key = _key(target["stage"], target["part"])
+            update["feedback"] = {
+                "for": target_key,
+                **Feedback(
+                    stage=stage,
+                    summary=record["summary"],
+                    evidence=tuple(record["evidence"]),
+                    code=record["code"],
+                ).to_json(),
+            }
+            if target_key != key:
+                # Evidence points at another stage: it gets a fresh budget for this repair
+                # (its earlier attempts become free); the failing stage's budget bounds the loop.
+                grants = dict(state.get("grants", {}))
+                grants[target_key] = int(attempts.get(target_key, 0))
+                update["grants"] = grants
+            if target["stage"] == "body":
+                update["part"] = target["part"]
+        return update
+
+    def accept(self, state: BeadState, record: dict[str, Any]) -> dict[str, Any]:
+        """The state update that accepts a validated stage and moves to the next one."""
+        bead = self.bead(state)
+        stage, code = record["stage"], record["code"]
+        update: dict[str, Any] = {"pending": None, "feedback": None}
+        if stage == "signature":
+            update.update(signature=code, stage="setup")
+            if code != state.get("signature") and state.get("parts"):
+                update.update(parts=[], part=0, body_done=False)
+        elif stage == "setup":
+            update.update(setup=code, stage="integration" if state.get("body_done") else "body")
+        elif stage == "body":
+            part = record["part"]
+            parts = list(state.get("parts", [])[:part])
+            if code.strip():
+                parts.append(code)
+            done = bool(record.get("done")) or len(parts) >= bead.budgets.max_body_parts
+            update.update(
+                parts=parts,
+                part=len(parts),
+                body_done=done,
+                stage="integration" if done else "body",
+            )
+        else:
+            update.update(stage="done", program=record.get("program", ""))
+            update["function"] = record.get("function", "")
+        return update
+
+    # ---- nodes ---------------------------------------------------------------------------
+
+    def preflight(self, state: BeadState) -> dict[str, Any]:
+        """Check the input; run the integration command on the unchanged repository."""
+        start: dict[str, Any] = {
+            "status": "running",
+            "message": "",
+            "stage": "signature",
+            "part": 0,
+            "signature": "",
+            "setup": "",
+            "parts": [],
+            "body_done": False,
+            "attempts": {},
+            "grants": {},
+            "feedback": None,
+            "pending": None,
+            "cost": {},
+            "baseline": None,
+        }
+        try:
+            bead = self.bead(state)
+        except ValueError as exc:
+            return {**start, "status": "invalid", "message": f"invalid bead: {exc}"}
+        start["bead_id"] = bead.id
+        _emit({"event": "stage_started", "bead": bead.id, "stage": "preflight"})
+        repo = state.get("repo") or bead.repo
+        start["repo"] = repo
+        needs_repo = bead.integration is not None or bead.test_file is not None
+        if needs_repo and (not repo or not Path(repo).is_dir()):
+            return {
+                **start,
+                "status": "invalid",
+                "message": f"bead {bead.id}: target repository {repo!r} not found; pass an "
+                "existing directory (--repo DIR)",
+            }
+        if repo and bead.test_file and not (Path(repo) / bead.test_file).is_file():
+            return {
+                **start,
+                "status": "invalid",
+                "message": f"bead {bead.id}: test_file {bead.test_file!r} not found in {repo}",
+            }
+        if repo and bead.integration is not None and not bead.integration.expect_fail_before:
+            verdict = check_integration(
+                Path(repo),
+                {},
+                bead.integration.command,
+                self.executor,
+                limits=command_limits(bead.integration.timeout_s),
+            )
+            start["baseline"] = _verdict_json(verdict)
+            _emit(
+                {
+                    "event": "baseline",
+                    "bead": bead.id,
+                    "ok": verdict.ok,
+                    "summary": verdict.summary,
+                }
+            )
+            if not verdict.ok:
+                result = verdict.command
+                not_found = result is not None and (
+                    result.exit_code == 127 or bool(_NOT_FOUND.search(result.message))
+                )
+                if not_found:
+                    return {
+                        **start,
+                        "status": "invalid",
+                        "message": f"bead {bead.id}: integration command not found: "
+                        f"{verdict.summary}; fix integration.command",
+                    }
+                return {
+                    **start,
+                    "status": "baseline_failed",
+                    "message": f"bead {bead.id}: the integration command already fails on the "
+                    f"unchanged repository ({verdict.summary}); nothing was generated. Fix the "
+                    "repository's tests, or set integration.expect_fail_before: true when the "
+                    "command tests the new function",
+                }
+        return start
+
+    def stage(self, stage: Stage) -> Any:
+        def node(state: BeadState) -> dict[str, Any]:
+            bead = self.bead(state)
+            part = int(state.get("part", 0)) if stage == "body" else 0
+            key = _key(stage, part)
+            attempt = int(state.get("attempts", {}).get(key, 0)) + 1
+            _emit(
+                {
+                    "event": "stage_started",
+                    "bead": bead.id,
+                    "stage": stage,
+                    "part": part,
+                    "attempt": attempt,
+                }
+            )
+            if stage == "integration":
+                record = self.validate(state, "integration", 0, "", True)
+                return self.record(state, record, attempt=attempt, source="model")
+            feedback_json = state.get("feedback")
+            feedback = (
+                Feedback.from_json(feedback_json)
+                if feedback_json and feedback_json.get("for") == key
+                else None
+            )
+            request = StageRequest(
+                bead=bead,
+                stage=stage,
+                part=part,
+                signature=state.get("signature", ""),
+                setup=state.get("setup", ""),
+                parts=tuple(state.get("parts", [])[:part]),
+                feedback=feedback,
+                attempt=attempt,
+                emit=lambda event: _emit({"bead": bead.id, **event}),
+            )
+            try:
+                generated = self.generator.generate(request)
+            except BeadlineError as exc:
+                record = {
+                    "stage": stage,
+                    "part": part,
+                    "code": "",
+                    "done": False,
+                    "ok": False,
+                    "summary": f"the generator failed: {exc}",
+                    "evidence": [str(exc)],
+                    "validations": [],
+                    "retry": {"stage": stage, "part": part},
+                }
+                return self.record(state, record, attempt=attempt, source="model")
+            code = clean_code(stage, generated)
+            done = generated.done or (stage == "body" and is_final_part(code))
+            record = self.validate(state, stage, part, code, done)
+            return self.record(state, record, attempt=attempt, source="model", cost=generated.cost)
+
+        node.__name__ = stage
+        return node
+
+    def review_node(self, state: BeadState) -> dict[str, Any]:
+        """Show the pending stage to a person (``interrupt``) and apply the answer."""
+        bead = self.bead(state)
+        pending = dict(state.get("pending") or {})
+        stage = cast(Stage, pending.get("stage", "integration"))
+        part = int(pending.get("part", 0))
+        exhausted = not pending.get("ok", False) and pending.get("source") != "edit"
+        payload = make_payload(
+            bead_id=bead.id,
+            pending=pending,
+            program=self.layout(state).program,
+            exhausted=exhausted,
+        )
+        _emit({"event": "review_requested", "bead": bead.id, "stage": stage, "part": part})
+        value = interrupt(payload)
+        while True:
+            try:
+                answer: ReviewAnswer = parse_answer(value)
+                break
+            except UserError as exc:
+                # A bad answer must not poison the thread: ask again, saying what was wrong.
+                value = interrupt({**payload, "error": str(exc)})
+        key = _key(stage, part)
+        attempt = int(state.get("attempts", {}).get(key, 0))
+        if answer.action == "abort":
+            return {"status": "aborted", "message": f"bead {bead.id}: stopped by the reviewer"}
+        if answer.action == "approve":
+            update = self.accept(state, pending)
+            entry = {**pending, "source": "reviewer", "approved": True, "at": time.time()}
+            entry.pop("program", None)
+            entry.pop("function", None)
+            update["history"] = [entry]
+            if not pending.get("ok"):
+                update["message"] = (
+                    f"{key} accepted by the reviewer despite: {pending.get('summary')}"
+                )
+            return update
+        if answer.action == "edit":
+            if stage == "integration":
+                return self.edit_function(state, answer.code, attempt)
+            code = clean_code(stage, GeneratedStage(code=answer.code))
+            record = self.validate(state, stage, part, code, bool(pending.get("done")))
+            if stage == "body" and code.strip():
+                record["done"] = bool(pending.get("done"))
+            return self.record(state, record, attempt=attempt, source="edit")
+        # retry with a hint: one more attempt at the stage the evidence points to
+        target = pending.get("retry") or {"stage": stage, "part": part}
+        target_key = _key(target["stage"], target["part"])
+        # one more attempt than already used, whatever the budget said
+        grants = dict(state.get("grants", {}))
+        used = int(state.get("attempts", {}).get(target_key, 0))
+        grants[target_key] = max(
+            grants.get(target_key, 0), used + 1 - _budget(bead, target["stage"])
+        )
+        feedback = Feedback(
+            stage=stage,
+            summary=pending.get("summary", "")
+            if not pending.get("ok")
+            else "the reviewer asked for another attempt",
+            evidence=tuple(pending.get("evidence", ())),
+            hint=answer.hint,
+            code=pending.get("code", ""),
+        )
+        return {
+            "pending": None,
+            "feedback": {"for": target_key, **feedback.to_json()},
+            "grants": grants,
+            "stage": target["stage"],
+            "part": int(target["part"]) if target["stage"] == "body" else state.get("part", 0),
+        }
+
+    def edit_function(self, state: BeadState, code: str, attempt: int) -> dict[str, Any]:
+        """A reviewer's replacement of the whole function at the integration stage."""
+        bead = self.bead(state)
+        try:
+            setup, signature, parts = split_program(code, bead.target.function)
+        except BeadlineError as exc:
+            record = {
+                "stage": "integration",
+                "part": 0,
+                "code": code,
+                "done": True,
+                "ok": False,
+                "summary": str(exc),
+                "evidence": [str(exc)],
+                "validations": [],
+                "retry": {"stage": "integration", "part": 0},
+            }
+            return self.record(state, record, attempt=attempt, source="edit")
+        edited: BeadState = {
+            **state,
+            "setup": setup or state.get("setup", ""),
+            "signature": signature,
+            "parts": [normalize_part(p) for p in parts],
+        }
+        record = self.validate(edited, "integration", 0, "", True)
+        update = self.record(edited, record, attempt=attempt, source="edit")
+        update.update(
+            setup=edited["setup"],
+            signature=edited["signature"],
+            parts=edited["parts"],
+            body_done=True,
+        )
+        return update
+
+    def finish(self, state: BeadState) -> dict[str, Any]:
+        """Settle the verdict and assemble what was learned."""
+        bead_id = state.get("bead_id", "?")
+        status = state.get("status", "running")
+        message = state.get("message", "")
+        layout = self.layout(state)
+        function = assemble_program("", state.get("signature", ""), state.get("parts", [])).program
+        if status == "running":
+            if state.get("stage") == "done":
+                status = "passed"
+                message = message or f"bead {bead_id}: all stages validated"
+            else:
+                pending = state.get("pending") or {}
+                stage = pending.get("stage", state.get("stage", "?"))
+                key = _key(stage, int(pending.get("part", 0)))
+                attempts = state.get("attempts", {}).get(key, 0)
+                status = "failed"
+                message = (
+                    f"bead {bead_id}: stage {key} failed after {attempts} attempt(s): "
+                    f"{pending.get('summary', '')}"
+                )
+        _emit({"event": "finished", "bead": bead_id, "status": status, "message": message})
+        return {
+            "status": status,
+            "message": message,
+            "program": layout.program,
+            "function": function,
+        }
+
+    # ---- routing -------------------------------------------------------------------------
+
+    def route(self, state: BeadState) -> NodeName:
+        """Where to go after a stage or a review."""
+        if state.get("status", "running") != "running":
+            return "finish"
+        pending = state.get("pending")
+        if pending is None:
+            stage = state.get("stage", "signature")
+            return cast(NodeName, stage) if stage in _STAGES else "finish"
+        if pending.get("ok"):
+            return "review"
+        if pending.get("source") == "edit":
+            return "review"
+        bead = self.bead(state)
+        key = _key(pending["stage"], int(pending.get("part", 0)))
+        used = int(state.get("attempts", {}).get(key, 0))
+        allowed = _budget(bead, pending["stage"]) + int(state.get("grants", {}).get(key, 0))
+        if used < allowed:
+            return cast(NodeName, pending["retry"]["stage"])
+        return "review" if self.review else "finish"
+
+    def route_preflight(self, state: BeadState) -> Literal["signature", "finish"]:
+        """Start generating, or end (invalid input, failing baseline)."""
+        return "signature" if state.get("status") == "running" else "finish"
+
+
+class _LazyGenerator:
+    """Builds the real generator on first use (so ``langgraph dev`` can import the graph fast)."""
+
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
+        self.inner: StageGenerator | None = None
+
+    def generate(self, request: StageRequest) -> GeneratedStage:
+        if self.inner is None:
+            self.inner = self.factory()
+        assert self.inner is not None
+        return self.inner.generate(request)
+
+
+def build_bead_graph(
+    model_or_generator: Any,
+    executor: Executor,
+    *,
+    settings: DecoderSettings | None = None,
+    checkpointer: Checkpointer = None,
+    review: bool = False,
+    interrupt_before: Sequence[str] | None = None,
+    interrupt_after: Sequence[str] | None = None,
+    name: str | None = None,
+) -> CompiledStateGraph[BeadState, None, BeadInput, BeadOutput]:
+    """Build the K&V bead graph.
+
+    Args:
+        model_or_generator: A :class:`~beadline.workflows.bead.generation.StageGenerator` (e.g.
+            :class:`~beadline.workflows.bead.generation.ScriptedGenerator`), or a model, which is
+            wrapped in an :class:`~beadline.workflows.bead.generation.EgcfgGenerator`.
+        executor: The sandbox every validation (and the decoder's candidates) runs in.
+        settings: ``DecoderSettings`` for the EG-CFG generator (ignored for a generator).
+        checkpointer: Where state is saved (needed for review mode and resume); a parent graph's
+            checkpointer is used when this graph runs as its subgraph.
+        review: Interrupt at each stage boundary and when a budget is spent.
+        interrupt_before: Node names to pause before (passed to ``compile``).
+        interrupt_after: Node names to pause after (passed to ``compile``).
+        name: The compiled graph's name (default ``bead``).
+
+    Returns:
+        The compiled graph: input :class:`BeadInput`, output :class:`BeadOutput`.
+
+    Example:
+        >>> from beadline.validators.testing import FakeExecutor
+        >>> from beadline.workflows.bead.generation import ScriptedGenerator
+        >>> graph = build_bead_graph(ScriptedGenerator(), FakeExecutor())
+    """
+    if isinstance(model_or_generator, StageGenerator):
+        generator: StageGenerator = model_or_generator
+    else:
+        generator = EgcfgGenerator(model_or_generator, executor, settings)
+    nodes = _BeadNodes(generator, executor, review)
+    builder: StateGraph[BeadState, None, BeadInput, BeadOutput] = StateGraph(
+        BeadState, input_schema=BeadInput, output_schema=BeadOutput
+    )
+    builder.add_node("preflight", nodes.preflight)
+    for stage in _STAGES:
+        builder.add_node(stage, nodes.stage(stage))
+    builder.add_node("review", nodes.review_node)
+    builder.add_node("finish", nodes.finish)
+    builder.add_edge(START, "preflight")
+    builder.add_conditional_edges(
+        "preflight", nodes.route_preflight, {"signature": "signature", "finish": "finish"}
+    )
+    path_map: dict[Any, str] = {n: n for n in (*_STAGES, "review", "finish")}
+    for source in (*_STAGES, "review"):
+        builder.add_conditional_edges(source, nodes.route, path_map)
+    builder.add_edge("finish", END)
+    return builder.compile(
+        checkpointer=checkpointer,
+        interrupt_before=list(interrupt_before) if interrupt_before else None,
+        interrupt_after=list(interrupt_after) if interrupt_after else None,
+        name=name or "bead",
+    )
+
+
+def make_default_graph() -> CompiledStateGraph[BeadState, None, BeadInput, BeadOutput]:
+    """The graph with defaults, for ``langgraph dev`` (see ``langgraph.json``).
+
+    The packaged model (``smollm2-135m``) and the ``auto`` sandbox are created on first use;
+    the server supplies the checkpointer. Review mode is on: the server's UI answers interrupts.
+    """
+    from beadline.agents.models.loader import load_model
+    from beadline.validators.sandbox.factory import make_executor
+
+    executor = make_executor("auto")
+
+    def factory() -> StageGenerator:
+        return EgcfgGenerator(load_model("smollm2-135m"), executor)
+
+    return build_bead_graph(_LazyGenerator(factory), executor, review=True, name="bead")

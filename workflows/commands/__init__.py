@@ -1,1 +1,0 @@
-"""One module per ``beadline`` subcommand; :mod:`beadline.workflows.cli` loads them lazily."""
