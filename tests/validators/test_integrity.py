@@ -510,7 +510,10 @@ def test_a_result_the_program_writes_itself_is_capped_too(pair: Executor) -> Non
     )
     # Untraced: the tracer would repr the big locals on every line (slow, not the point here).
     request = RunRequest(
-        program=program, tests=(TestCase.from_assert("assert f() == 1"),), trace=False
+        program=program,
+        tests=(TestCase.from_assert("assert f() == 1"),),
+        trace=False,
+        limits=Limits(wall_s=10.0, cpu_s=10.0),  # a loaded machine: it writes ~1 MB of JSON
     )
     (result,) = pair.run(request).results
     assert len(result.message) <= MESSAGE_CHARS and TRUNCATED in result.message

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "MAX_FD",
     "Cgroups",
+    "PidNamespace",
     "apply_rlimits",
     "bind_read_only",
     "close_fds_except",
@@ -28,6 +29,7 @@ __all__ = [
     "expose_to_others",
     "kill_adopted",
     "kill_group",
+    "pid_namespace",
     "reap_zombies",
     "set_dumpable",
     "set_oom_score",
@@ -135,6 +137,37 @@ def enter_pid_namespace() -> tuple[bool, str | None]:
     except OSError as exc:
         return True, f"could not mount a private /proc: {exc}"
     return True, None
+
+
+@dataclass
+class PidNamespace:
+    """What :func:`pid_namespace` achieved (the worker reports it in its ready line)."""
+
+    active: bool = False
+    """The worker is PID 1 of its own PID namespace."""
+    proc_hidden: bool = False
+    """Its ``/proc`` is private and mounted ``hidepid=2``."""
+    detail: str = "not requested"
+    """What happened, for the report."""
+
+
+def pid_namespace(requested: bool) -> PidNamespace:
+    """Enter a private PID namespace when ``requested`` and root (see
+    :func:`enter_pid_namespace`: in the calling process this never returns on success)."""
+    if not requested:
+        return PidNamespace()
+    if os.geteuid() != 0:
+        return PidNamespace(detail="not root: children share the host's PID namespace")
+    inside, problem = enter_pid_namespace()
+    if not inside:
+        return PidNamespace(detail=problem or "unavailable")
+    if problem:
+        return PidNamespace(active=True, detail=f"private PID namespace, but {problem}")
+    return PidNamespace(
+        active=True,
+        proc_hidden=True,
+        detail="private PID namespace; /proc (hidepid=2) shows a child only its own processes",
+    )
 
 
 def set_dumpable(dumpable: bool) -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "Outcome",
     "cap_command",
     "cap_trace",
+    "case_result",
     "clip",
     "compare_stdout",
     "decode_child",
@@ -240,3 +241,27 @@ def cap_command(result: dict[str, Any]) -> dict[str, Any]:
         if isinstance(case, dict)
     ]
     return result
+
+
+def case_result(
+    outcome: Outcome, kind: str, expected_stdout: str | None, limits: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The protocol result of one test case (``kind``: its test kind) from what its child did."""
+    if outcome.timed_out:
+        result: dict[str, Any] = {
+            "status": "timeout",
+            "exc_type": None,
+            "message": f"timed out after {limits['wall_s']} s",
+        }
+    elif outcome.output_exceeded:
+        cap = max(1 << 20, 64 * int(limits["output_bytes"]))
+        result = {
+            "status": "killed",
+            "exc_type": None,
+            "message": f"output limit exceeded: the program wrote more than {cap} bytes",
+        }
+    else:
+        result = decode_child(outcome, limits)
+        if kind == "stdio" and result.get("status") == "passed":
+            result.update(compare_stdout(outcome.stdout, expected_stdout, limits))
+    return finish(result, outcome.stdout, outcome.stdout_total, outcome.duration_s, limits)

@@ -110,8 +110,7 @@ from .commands import (
 from .outcomes import (
     Outcome,
     cap_command,
-    compare_stdout,
-    decode_child,
+    case_result,
     finish,
 )
 from .signing import Signer, SignerError, frame
@@ -249,18 +248,6 @@ def _limits(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     return limits
 
 
-@dataclass
-class _PidNamespace:
-    """What :func:`main` achieved before the worker started (``--pid-ns``)."""
-
-    active: bool = False
-    """The worker is PID 1 of its own PID namespace."""
-    proc_hidden: bool = False
-    """Its ``/proc`` is private and mounted ``hidepid=2``."""
-    detail: str = "not requested"
-    """What happened, for the report."""
-
-
 class Worker:
     """The fork-server. :meth:`serve` runs the protocol loop on fds 0 and 1.
 
@@ -277,12 +264,12 @@ class Worker:
         *,
         signer: Signer | None = None,
         host_pid: int | None = None,
-        pid_ns: _PidNamespace | None = None,
+        pid_ns: isolation.PidNamespace | None = None,
     ) -> None:
         self.options = options
         self.signer = signer
         self.host_pid = host_pid if host_pid is not None else os.getpid()
-        self.pid_ns = pid_ns or _PidNamespace()
+        self.pid_ns = pid_ns or isolation.PidNamespace()
         self.hardening: dict[str, Any] = {}
         self.counter = 0
         self.base_dir = ""
@@ -631,7 +618,7 @@ class Worker:
             )
         finally:
             self._clean(run_dir)
-        return _case_result(outcome, case, limits)
+        return case_result(outcome, case.kind, case.expected_stdout, limits)
 
     # -- command requests -----------------------------------------------------------------
     def command(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -761,49 +748,7 @@ def _case_body(
     os._exit(0)
 
 
-# -- turning outcomes into answers --------------------------------------------------------
-def _case_result(
-    outcome: Outcome, case: harnesses.PreparedCase, limits: dict[str, Any]
-) -> dict[str, Any]:
-    """The protocol result of one test case from what its child did."""
-    if outcome.timed_out:
-        result: dict[str, Any] = {
-            "status": "timeout",
-            "exc_type": None,
-            "message": f"timed out after {limits['wall_s']} s",
-        }
-    elif outcome.output_exceeded:
-        cap = max(1 << 20, 64 * int(limits["output_bytes"]))
-        result = {
-            "status": "killed",
-            "exc_type": None,
-            "message": f"output limit exceeded: the program wrote more than {cap} bytes",
-        }
-    else:
-        result = decode_child(outcome, limits)
-        if case.kind == "stdio" and result.get("status") == "passed":
-            result.update(compare_stdout(outcome.stdout, case.expected_stdout, limits))
-    return finish(result, outcome.stdout, outcome.stdout_total, outcome.duration_s, limits)
-
-
 # -- start-up -----------------------------------------------------------------------------
-def _enter_pid_namespace(options: Options) -> _PidNamespace:
-    if not options.pid_ns:
-        return _PidNamespace()
-    if os.geteuid() != 0:
-        return _PidNamespace(detail="not root: children share the host's PID namespace")
-    inside, problem = isolation.enter_pid_namespace()
-    if not inside:
-        return _PidNamespace(detail=problem or "unavailable")
-    if problem:
-        return _PidNamespace(active=True, detail=f"private PID namespace, but {problem}")
-    return _PidNamespace(
-        active=True,
-        proc_hidden=True,
-        detail="private PID namespace; /proc (hidepid=2) shows a child only its own processes",
-    )
-
-
 def main(argv: list[str] | None = None, *, worker_class: type[Worker] = Worker) -> int:
     """Entry point: ``python3 -u worker.py [flags]`` (the container entry passes its subclass).
 
@@ -820,7 +765,7 @@ def main(argv: list[str] | None = None, *, worker_class: type[Worker] = Worker) 
     # Protocol I/O goes through fds 0/1 directly; keep Python's objects off them.
     sys.stdout = sys.stderr
     host_pid = os.getpid()
-    pid_ns = _enter_pid_namespace(options)
+    pid_ns = isolation.pid_namespace(options.pid_ns)
     try:
         signer = Signer.start(0)
     except SignerError as exc:
