@@ -195,6 +195,7 @@ def textkit_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (repo / "textkit" / "slug.py").write_text(
         '"""Slugs for titles."""\n\n\ndef lower(text: str) -> str:\n    return text.lower()\n'
     )
+    (repo / "conftest.py").write_text("")  # pytest puts the root on sys.path
     (repo / "tests").mkdir()
     (repo / "tests" / "test_slug.py").write_text(
         "from textkit.slug import lower\n\n\ndef test_lower():\n    assert lower('A') == 'a'\n"
