@@ -2,9 +2,10 @@
 LangGraph graph that builds it stage by stage, and writing the result into the repository.
 
 Modules: ``spec.py`` (the :class:`Bead` model), ``loaders.py`` (YAML files, ``bd`` JSONL),
-``graph.py`` (the graph and its state types), ``_stage_checks.py`` (the graph's stage validations), ``generation.py`` (the stage
-generators: EG-CFG, scripted), ``review.py`` (human review through interrupts),
-``apply.py`` (merging the function into its file), ``report.py`` (the run's JSON/Markdown report).
+``graph.py`` (the graph and its state types), ``_stage_checks.py`` (the graph's stage
+validations), ``generation.py`` (the stage generators: EG-CFG, scripted), ``review.py`` (human
+review through interrupts), ``apply.py`` (merging the function into its file), ``report.py``
+(the run's JSON/Markdown report).
 
 The bead service — one way to run beads, shared by the CLI, the MCP server and the LangChain
 tool — is ``runs.py`` (:func:`start_run`, :func:`resume_run`, :func:`list_threads`,
