@@ -40,7 +40,7 @@ from beadline.workflows.bead._outcome import (
 )
 from beadline.workflows.bead._writeback import TrackerLink, conclude, note_failure
 from beadline.workflows.bead.loaders import is_bead_file, load_bead_file
-from beadline.workflows.bead.review import Reviewer, drive
+from beadline.workflows.bead.review import Reviewer, drive, pending_interrupts
 from beadline.workflows.bead.spec import Bead, parse_bead
 from beadline.workflows.bead.store import (
     RunStore,
@@ -95,13 +95,15 @@ def _resolve_bead(options: BeadRunOptions) -> tuple[Bead, Tracker | None, Path |
             f"bead {options.bead!r} is a tracker id but no repository holds a .beads/ tracker "
             "here; pass --repo DIR (or run inside the repository), or a YAML bead file"
         )
-    tracker = open_tracker(root, beads_file=beads_file, actor=options.actor)
+    # --repo may name a directory inside the repository: the tracker is the nearest .beads/
+    tracker_root = root if beads_file is not None else (find_tracker_root(root) or root)
+    tracker = open_tracker(tracker_root, beads_file=beads_file, actor=options.actor)
     issue = tracker.show(options.bead)
     problem = refusal(issue, actor=options.actor, force=options.force)
     if problem:
         raise UserError(problem)
     bead = issue.bead()
-    return bead, tracker, repo or (Path(bead.repo) if bead.repo else root)
+    return bead, tracker, repo or (Path(bead.repo) if bead.repo else tracker_root)
 
 
 def _store_for(options: BeadRunOptions, workspace: Path) -> str:
@@ -260,6 +262,11 @@ def _execute(
             generator, executor, checkpointer=store.checkpointer, review=bool(options["review"])
         )
         if decision is not None:
+            if not pending_interrupts(graph, config):
+                raise UserError(
+                    f"thread {record.thread_id!r} is not waiting for a review (it is "
+                    f"{record.status}); resume it without a decision"
+                )
             graph_input = Command(resume=decision)
         store.update(record.thread_id, status="running", outcome=None)
         try:

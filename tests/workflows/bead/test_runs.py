@@ -20,7 +20,7 @@ from beadline.workflows.bead.runs import (
     resume_run,
     start_run,
 )
-from beadline.workflows.bead.store import ThreadBusyError, default_db, open_store
+from beadline.workflows.bead.store import ThreadBusyError, ThreadRecord, default_db, open_store
 from beadline.workflows.errors import UserError
 
 from ..conftest import InProcessExecutor
@@ -206,6 +206,19 @@ def test_bad_input_is_one_line_and_runs_nothing(tmp_path: Path, sample_repo: Pat
     )
     with pytest.raises(UserError, match=r"no bead run with thread 'nope' in .*; known threads: t"):
         resume_run("nope", repo=sample_repo)
+    review = BeadRunOptions(
+        bead=SQUARE, repo=str(sample_repo), model=model, review=True, thread="rv"
+    )
+    plain = review.model_copy(update={"review": False, "thread": "nr"})
+    with open_store(default_db(sample_repo)) as store:  # a thread killed mid-stage
+        store.save(ThreadRecord(thread_id="nr", bead_id="square", repo=str(sample_repo),
+                                status="running", options=plain.stored()))  # fmt: skip
+    with pytest.raises(UserError) as caught:
+        resume_run("nr", repo=sample_repo, decision="approve")
+    assert str(caught.value) == (
+        "thread 'nr' is not waiting for a review (it is running); resume it without a decision"
+    )
+    assert start_run(review).status == "waiting_review"
 
 
 # ---- the bd loop ---------------------------------------------------------------------------

@@ -87,6 +87,8 @@ def test_refused_beads_are_one_line_errors(
         "Error: bead bd-a9w waits for bd-7qm (open); finish those first, or pass --force to "
         "build it anyway\n"
     )
+    inside = _bead("run", "bd-a9w", "--repo", str(textkit_repo / "textkit"))
+    assert inside.output == result.output  # --repo inside the repository finds its tracker
     monkeypatch.chdir(tmp_path)
     result = _bead("run", "bd-k3x.1")
     assert result.exit_code == 1
