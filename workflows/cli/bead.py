@@ -25,7 +25,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from beadline.validators.executor import Executor
-from beadline.workflows.bead.apply import apply_to_repo, merge_function
+from beadline.workflows.bead.apply import apply_bead
 from beadline.workflows.bead.generation import ScriptedGenerator, StageGenerator
 from beadline.workflows.bead.loaders import load_bead
 from beadline.workflows.bead.report import build_report, write_report
@@ -224,24 +224,14 @@ def _conclude(
     bead = Bead.model_validate(values["bead"]) if values.get("bead") else None
     repo = values.get("repo")
     if status == "passed" and bead is not None and repo and not options.get("no_apply"):
-        target = Path(repo) / bead.target.file
-        original = target.read_text(encoding="utf-8") if target.is_file() else ""
-        merged = merge_function(
-            original,
+        result = apply_bead(
+            bead,
+            Path(repo),
             str(values.get("function", "")),
             str(values.get("setup", "")),
-            bead.target.function,
+            dry_run=bool(options["dry_run"]),
         )
-        result = apply_to_repo(
-            Path(repo), bead.target.file, merged, dry_run=bool(options["dry_run"])
-        )
-        applied = {
-            "path": str(result.path),
-            "backup": str(result.backup) if result.backup else None,
-            "diff": result.diff,
-            "dry_run": bool(options["dry_run"]),
-            "written": result.written,
-        }
+        applied = result.to_json()
         if options["dry_run"]:
             console.print(Syntax(result.diff or "(no change)", "diff"))
         elif result.written:
