@@ -176,6 +176,6 @@ def _forward(event: dict[str, Any]) -> None:
 
     try:
         writer = get_stream_writer()
-    except RuntimeError:  # not inside a LangGraph run
+    except (RuntimeError, KeyError):  # not inside a LangGraph run (or a bare runnable call)
         return
     writer({"tool": "implement_bead", **event})
