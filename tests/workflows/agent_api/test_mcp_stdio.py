@@ -169,3 +169,27 @@ def test_mcp_server_over_stdio(sample_repo: Path, tmp_path: Path) -> None:
     assert "already finished (passed)" in _error_text(seen["finished"])
     assert "is a scripted bead generator, not a model" in _error_text(seen["solve_scripted"])
     assert "Traceback" not in errlog.read_text()
+
+
+@pytest.mark.slow  # a server process and two scripted bead runs: ~8-15 s
+def test_the_example_client_session(sample_repo: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    example = Path(__file__).resolve().parents[3] / "examples" / "mcp_client.py"
+    done = subprocess.run(
+        [sys.executable, str(example), "--repo", str(sample_repo)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "BEADLINE_HOME": str(tmp_path / "home")},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "tools: implement_bead, resume_bead, bead_status, list_ready_beads, solve_task" in out
+    assert "  progress 5: signature: validated (attempt 1): signature compiles" in out
+    assert "  -> passed: bead sp-1: all stages validated" in out
+    assert out.count("  question: ") == 4
+    assert "  -> passed: bead twice: all stages validated" in out
+    assert "+def twice(n):\n+    return n * 2\n" in out
+    assert "  -> tool error: Error executing tool implement_bead: no bead with id" in out
