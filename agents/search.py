@@ -251,40 +251,91 @@ def solve(
     problem = check_task(task)
     if problem is not None:
         return SolveResult(task_id=task.task_id, method=method, status="error", message=problem)
-    base = settings or DecoderSettings()
     try:
-        if method == "egcfg":
-            configs = repeat_grid(list(grid) if grid else default_grid(base), grid_rounds)
-            if workers > 1:
-                assert model_factory is not None and executor_factory is not None
-                attempts, costs = _grid_parallel(
-                    task, configs, workers, model_factory, executor_factory, time_budget_s, start
-                )
-            else:
-                attempts, costs = _grid(
-                    task, model, executor, configs, token_budget, time_budget_s, start
-                )
-        elif method == "sample-filter":
-            attempts, costs = _sample_filter(
-                task, model, executor, base, token_budget, time_budget_s, max_samples, start
-            )
-        else:
-            overrides: dict[str, Any] = {"strategy": method}
-            if method == "greedy":
-                overrides = {"strategy": "cfg", "gamma": 0.0, "temperature": 0.0}
-            chosen = merge_settings(base, overrides)
-            decoded = decode(task, model, executor, _within(chosen, start, time_budget_s))
-            attempts, costs = [_Attempt(decoded=decoded, settings=chosen, index=0)], [decoded.cost]
+        attempts, costs = _attempts(
+            task,
+            model,
+            executor,
+            method,
+            settings or DecoderSettings(),
+            grid=grid,
+            grid_rounds=grid_rounds,
+            token_budget=token_budget,
+            time_budget_s=time_budget_s,
+            max_samples=max_samples,
+            workers=workers,
+            factories=(model_factory, executor_factory),
+            start=start,
+        )
         best = max(attempts, key=_rank)
         visible, held_out = _verdicts(task, executor, best.decoded.program)
     except BeadlineError as exc:
-        return SolveResult(
-            task_id=task.task_id,
-            method=method,
-            status="error",
-            message=f"{type(exc).__name__}: {exc}",
-            cost=Cost(seconds=time.monotonic() - start),
+        return _failed(task, method, f"{type(exc).__name__}: {exc}", time.monotonic() - start)
+    return _result(task, method, best, attempts, costs, (visible, held_out), start, keep_record)
+
+
+def _failed(task: Task, method: str, message: str, seconds: float) -> SolveResult:
+    """A run the model or the sandbox ended (a :class:`BeadlineError`): an ``error`` result."""
+    return SolveResult(
+        task_id=task.task_id,
+        method=method,
+        status="error",
+        message=message,
+        cost=Cost(seconds=seconds),
+    )
+
+
+def _attempts(
+    task: Task,
+    model: Model,
+    executor: Executor,
+    method: str,
+    base: DecoderSettings,
+    *,
+    grid: Sequence[DecoderSettings] | None,
+    grid_rounds: int,
+    token_budget: int | None,
+    time_budget_s: float | None,
+    max_samples: int,
+    workers: int,
+    factories: tuple[ModelFactory | None, ExecutorFactory | None],
+    start: float,
+) -> tuple[list[_Attempt], list[Cost]]:
+    """Run ``method``: the decodes it makes, in order, and what each cost."""
+    if method == "egcfg":
+        configs = repeat_grid(list(grid) if grid else default_grid(base), grid_rounds)
+        model_factory, executor_factory = factories
+        if workers > 1:
+            assert model_factory is not None and executor_factory is not None
+            return _grid_parallel(
+                task, configs, workers, model_factory, executor_factory, time_budget_s, start
+            )
+        return _grid(task, model, executor, configs, token_budget, time_budget_s, start)
+    if method == "sample-filter":
+        return _sample_filter(
+            task, model, executor, base, token_budget, time_budget_s, max_samples, start
         )
+    overrides: dict[str, Any] = {"strategy": method}
+    if method == "greedy":
+        overrides = {"strategy": "cfg", "gamma": 0.0, "temperature": 0.0}
+    chosen = merge_settings(base, overrides)
+    decoded = decode(task, model, executor, _within(chosen, start, time_budget_s))
+    return [_Attempt(decoded=decoded, settings=chosen, index=0)], [decoded.cost]
+
+
+def _result(
+    task: Task,
+    method: str,
+    best: _Attempt,
+    attempts: Sequence[_Attempt],
+    costs: Sequence[Cost],
+    verdicts: tuple[RunResult | None, RunResult | None],
+    start: float,
+    keep_record: bool,
+) -> SolveResult:
+    """The best attempt judged by the verdict runs (``visible``, ``held_out``), with the whole
+    method's cost and a summary of every attempt."""
+    visible, held_out = verdicts
     total = _sum(costs)
     total = Cost(
         tokens_evaluated=total.tokens_evaluated,

@@ -30,15 +30,14 @@ from langgraph.graph.state import CompiledStateGraph
 from typing_extensions import TypedDict
 
 from beadline.validators.executor import Executor
-from beadline.workflows.bead.generation import (
-    GeneratedStage,
+from beadline.workflows.bead import (
+    Bead,
     ScriptedGenerator,
     StageGenerator,
-    StageRequest,
+    build_bead_graph,
+    load_bead_file,
 )
-from beadline.workflows.bead.graph import build_bead_graph
-from beadline.workflows.bead.loaders import load_bead_file
-from beadline.workflows.bead.spec import Bead
+from beadline.workflows.bead.generation import GeneratedStage, StageRequest
 
 HERE = Path(__file__).resolve().parent
 
@@ -146,8 +145,8 @@ def main() -> None:
         if args.model == "scripted":
             generator: Any = ScriptedGenerator(fn=scripted_stage)
         else:
-            from beadline.agents.models.loader import load_model
-            from beadline.workflows.bead.generation import EgcfgGenerator
+            from beadline.agents.models import load_model
+            from beadline.workflows.bead import EgcfgGenerator
 
             generator = EgcfgGenerator(load_model(args.model), executor)
         parent = build_parent_graph(generator, executor, checkpointer=InMemorySaver())

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,6 +138,7 @@ def run_langgraph_dev(
     *,
     dependencies: tuple[str, ...] = (".",),
     env: Mapping[str, str] | None = None,
+    extra_args: Sequence[str] = (),
     timeout: float = 60.0,
 ) -> Iterator[LangGraphDevServer]:
     """Start ``langgraph dev`` serving ``graphs`` from ``workdir``; stop it on exit.
@@ -152,6 +153,8 @@ def run_langgraph_dev(
         graphs: graph id -> ``"./module.py:attribute"`` (a compiled graph or a factory).
         dependencies: the config's ``dependencies`` list.
         env: extra environment for the server.
+        extra_args: more ``langgraph dev`` options, e.g. ``("--allow-blocking",)`` for graphs
+            whose async paths do blocking I/O (the server raises on it otherwise).
         timeout: seconds to wait for the server to answer.
 
     Raises:
@@ -166,7 +169,7 @@ def run_langgraph_dev(
     log_path = workdir / "langgraph-dev.log"
     cli = Path(sys.executable).with_name("langgraph")
     command = [str(cli), "dev", "--port", str(port), "--host", "127.0.0.1", "--no-browser"]
-    command += ["--no-reload", "--config", str(config)]
+    command += ["--no-reload", "--config", str(config), *extra_args]
     started = time.monotonic()
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Literal
 
 from beadline.validators.errors import UserError
+from beadline.validators.snapshot import ModuleContext, RepoSnapshot
 
 __all__ = [
     "CommandRequest",
@@ -29,6 +30,8 @@ __all__ = [
     "Executor",
     "JUnitCase",
     "Limits",
+    "ModuleContext",
+    "RepoSnapshot",
     "RunRequest",
     "RunResult",
     "TestCase",
@@ -242,7 +245,8 @@ class RunRequest:
     """A program and the test cases to run it on."""
 
     program: str
-    """The full program source (module level: imports, the function, helpers)."""
+    """The full program source (module level: imports, the function, helpers). With a
+    ``context``: the whole text of the target module, the target replaced by the candidate."""
     tests: tuple[TestCase, ...]
     """Test cases; each runs in its own fresh child process."""
     limits: Limits = field(default_factory=Limits)
@@ -251,9 +255,23 @@ class RunRequest:
     """Whether to record line traces."""
     trace_function: str | None = None
     """Trace only from calls of this function (and what it calls inside the program); ``None``
-    traces all program code."""
+    traces all program code. A dotted name (``AuthService.authenticate``) is matched against
+    qualified names. With a ``context`` whose ``target`` is set, the target wins."""
     setup: str = ""
-    """Code run before the tests in each child, untraced (MBPP ``test_setup_code``)."""
+    """Code run before the tests in each child, untraced (MBPP ``test_setup_code``); with a
+    ``context`` it runs in the module's namespace after the import."""
+    context: ModuleContext | None = None
+    """Run ``program`` as this module of a repository snapshot (imported as part of its
+    package, the repository importable, tests seeing the module's names; the trace shows the
+    target's lines and its calls into the package one level deep). ``None``: a standalone
+    program in a fresh namespace."""
+
+    @property
+    def traced(self) -> str | None:
+        """The function traced: the context's target, else ``trace_function``."""
+        if self.context is not None and self.context.target:
+            return self.context.target
+        return self.trace_function
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -288,19 +306,30 @@ class CommandRequest:
     """Files written into the working directory before the run (relative path → text)."""
     directory: Path | None = None
     """A host directory whose copy becomes the working directory (the original is never
-    written: the docker backend mounts it read-only under a writable scratch copy)."""
+    written: the docker backend mounts it read-only under a writable scratch copy). Pass a
+    snapshot's ``path`` (:func:`~beadline.validators.snapshot.snapshot_repo`) to run on the
+    same files the candidates ran on."""
     limits: Limits = field(
         default_factory=lambda: Limits(wall_s=120.0, cpu_s=120.0, memory_mb=1024)
     )
     """Limits of the whole command."""
     junit_xml: str | None = None
     """Relative path of a JUnit XML report the command writes; parsed into ``junit``."""
+    pythonpath: tuple[str, ...] = ()
+    """Directories relative to the working directory put on the command's ``PYTHONPATH`` (a
+    snapshot's import roots, e.g. ``("src", ".")``)."""
 
     def __post_init__(self) -> None:
         if not self.argv or not all(isinstance(a, str) and a for a in self.argv):
             raise UserError(
                 f"CommandRequest.argv must be a non-empty list of strings, got {self.argv!r}"
             )
+        for entry in self.pythonpath:
+            if not isinstance(entry, str) or entry.startswith("/") or ".." in entry.split("/"):
+                raise UserError(
+                    f"CommandRequest.pythonpath entries must be relative directories inside the "
+                    f"working directory, got {entry!r}"
+                )
 
 
 @dataclass(frozen=True, kw_only=True)

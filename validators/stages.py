@@ -11,6 +11,12 @@ parts, integration — and validates each stage as soon as it exists:
 * :func:`check_integration`: a command (the repository's own tests) passes in a scratch copy of
   the repository with the new files written over it.
 
+In a real repository each of them takes a :class:`~beadline.validators.snapshot.ModuleContext`:
+the code is then the *whole target module* (the target replaced by the stage's code), imported
+as part of its package from a read-only snapshot of the repository, and the integration command
+runs on a scratch copy of that same snapshot. :func:`check_module_imports` is the preflight: the
+module as it is in the repository must import before a bead starts on it.
+
 Each returns a :class:`StageVerdict`: ``ok``, a one-line ``summary`` and the ``evidence`` a model
 (or a person) needs to fix the stage — the error, the failing test with expected and actual
 values, and a compact rendering of its trace. Everything runs through the
@@ -31,6 +37,7 @@ from beadline.validators.executor import (
     CommandResult,
     Executor,
     Limits,
+    ModuleContext,
     RunRequest,
     RunResult,
     TestCase,
@@ -45,6 +52,7 @@ __all__ = [
     "check_compiles",
     "check_imports",
     "check_integration",
+    "check_module_imports",
     "check_smoke",
     "check_unit",
     "render_trace",
@@ -120,13 +128,22 @@ def check_compiles(code: str, *, filename: str = "<stage>") -> StageVerdict:
     return StageVerdict(stage="compiles", ok=True, summary="compiles")
 
 
-def check_imports(code: str, executor: Executor, *, limits: Limits | None = None) -> StageVerdict:
+def check_imports(
+    code: str,
+    executor: Executor,
+    *,
+    limits: Limits | None = None,
+    context: ModuleContext | None = None,
+) -> StageVerdict:
     """Run module-level code (imports, constants) once in the sandbox.
 
     Args:
-        code: The setup code. Empty code is trivially fine.
+        code: The setup code. Empty code is trivially fine. With ``context``: the whole
+            module text with the setup merged in.
         executor: The sandbox.
         limits: Limits of the run (defaults to :class:`Limits`' defaults).
+        context: Import ``code`` as this module of its repository snapshot (its package's
+            ``__init__``, relative imports and siblings resolve there).
 
     Returns:
         An ``imports`` verdict; on failure the evidence has the exception and its line.
@@ -136,17 +153,19 @@ def check_imports(code: str, executor: Executor, *, limits: Limits | None = None
         return StageVerdict(
             stage="imports", ok=False, summary=compiled.summary, evidence=compiled.evidence
         )
-    if not code.strip():
+    if not code.strip() and context is None:
         return StageVerdict(stage="imports", ok=True, summary="no module-level code to import")
     request = RunRequest(
         program=code,
         tests=(TestCase.script(name="imports"),),
         limits=limits or Limits(),
         trace=False,
+        context=context,
     )
     run = executor.run(request)
     if run.passed:
-        return StageVerdict(stage="imports", ok=True, summary="imports resolve", run=run)
+        summary = "imports resolve" if context is None else f"module {context.module} imports"
+        return StageVerdict(stage="imports", ok=True, summary=summary, run=run)
     result = run.results[0] if run.results else None
     if result is None:
         return StageVerdict(
@@ -163,8 +182,48 @@ def check_imports(code: str, executor: Executor, *, limits: Limits | None = None
     )
 
 
+def check_module_imports(
+    context: ModuleContext, executor: Executor, *, limits: Limits | None = None
+) -> StageVerdict:
+    """Preflight: the target module, as it is in the repository, imports in the sandbox.
+
+    Run it before a bead spends any model time: a module that does not import (a dependency
+    missing from the sandbox, a syntax error, a broken sibling) would fail every candidate.
+    For a new module, the package it goes into must import.
+
+    Args:
+        context: The module (its text is read from the snapshot; empty for a new module).
+        executor: The sandbox.
+        limits: Limits of the import (default: 10 s wall and CPU).
+
+    Returns:
+        An ``imports`` verdict whose ``summary`` is one line, on failure e.g. ``module
+        inv.pricing does not import: ModuleNotFoundError: No module named 'requests' (at
+        inv/pricing.py line 3); ...`` followed by how to fix it.
+    """
+    text = context.original_text()
+    verdict = check_imports(
+        text, executor, limits=limits or Limits(wall_s=10.0, cpu_s=10.0), context=context
+    )
+    if verdict.ok:
+        return verdict
+    what = "its package does not import" if not context.exists else "does not import"
+    detail = verdict.summary.removeprefix("setup failed: ").removeprefix("imports: ")
+    summary = (
+        f"module {context.module} ({context.file}) {what} before the bead starts: {detail}; "
+        "fix the repository, or give the sandbox the repository's dependencies (local: "
+        "site_packages / --site-packages DIR; docker: an image with its requirements)"
+    )
+    return replace(verdict, summary=summary, evidence=(summary, *verdict.evidence[1:]))
+
+
 def check_smoke(
-    program: str, tests: Sequence[TestCase], executor: Executor, *, entry_point: str
+    program: str,
+    tests: Sequence[TestCase],
+    executor: Executor,
+    *,
+    entry_point: str,
+    context: ModuleContext | None = None,
 ) -> StageVerdict:
     """Run a partial function on the unit tests: it must not crash, a wrong value is fine.
 
@@ -178,7 +237,10 @@ def check_smoke(
         program: The module with the partial function (complete statements only).
         tests: The bead's unit tests. Without any, the program is only executed.
         executor: The sandbox.
-        entry_point: Name of the function under construction (traced).
+        entry_point: Name of the function under construction (traced); a qualified name
+            (``AuthService.authenticate``) for a method.
+        context: Run ``program`` as this module of its repository snapshot (``program`` is
+            then the whole module text with the partial target in place).
 
     Returns:
         A ``smoke`` verdict whose ``run`` keeps the traces.
@@ -190,10 +252,13 @@ def check_smoke(
         )
     cases = tuple(tests) or (TestCase.script(name="smoke"),)
     run = executor.run(
-        RunRequest(program=program, tests=cases, trace=True, trace_function=entry_point)
+        RunRequest(
+            program=program, tests=cases, trace=True, trace_function=entry_point, context=context
+        )
     )
     n_lines = len(program.splitlines())
-    crashed = [r for r in run.results if _crashed(r, entry_point, n_lines)]
+    traced = context.target if context is not None and context.target else entry_point
+    crashed = [r for r in run.results if _crashed(r, traced, n_lines)]
     if not run.results:
         return StageVerdict(stage="smoke", ok=False, summary="the sandbox returned no result")
     if not crashed:
@@ -215,7 +280,12 @@ def check_smoke(
 
 
 def check_unit(
-    program: str, tests: Sequence[TestCase], executor: Executor, *, entry_point: str
+    program: str,
+    tests: Sequence[TestCase],
+    executor: Executor,
+    *,
+    entry_point: str,
+    context: ModuleContext | None = None,
 ) -> StageVerdict:
     """Run the complete function on the unit tests: every test must pass.
 
@@ -223,7 +293,9 @@ def check_unit(
         program: The module with the complete function.
         tests: The unit tests (at least one).
         executor: The sandbox.
-        entry_point: The function under test (traced).
+        entry_point: The function under test (traced); a qualified name for a method.
+        context: Run ``program`` as this module of its repository snapshot (``program`` is
+            then the whole module text).
 
     Returns:
         A ``unit`` verdict; the evidence shows up to three failing tests with expected and
@@ -240,7 +312,13 @@ def check_unit(
             stage="unit", ok=False, summary=compiled.summary, evidence=compiled.evidence
         )
     run = executor.run(
-        RunRequest(program=program, tests=tuple(tests), trace=True, trace_function=entry_point)
+        RunRequest(
+            program=program,
+            tests=tuple(tests),
+            trace=True,
+            trace_function=entry_point,
+            context=context,
+        )
     )
     total = len(run.results)
     if run.passed:
@@ -267,11 +345,15 @@ def check_integration(
     executor: Executor,
     *,
     limits: Limits | None = None,
+    context: ModuleContext | None = None,
+    junit_xml: str | None = None,
 ) -> StageVerdict:
     """Run an integration command in a scratch copy of ``repo`` with ``files`` written over it.
 
     The repository itself is never written: the executor copies it (or mounts it read-only under
-    a writable overlay) and writes ``files`` into the copy.
+    a writable overlay) and writes ``files`` into the copy. With ``context``, the copy is made
+    of the context's snapshot (the files the candidates ran on) and its import roots are on the
+    command's ``PYTHONPATH``.
 
     Args:
         repo: The repository directory.
@@ -280,13 +362,17 @@ def check_integration(
             ``python`` means the sandbox's interpreter.
         executor: The sandbox.
         limits: Limits of the whole command (the executor's command defaults when ``None``).
+        context: The module context of the bead; its snapshot must be of ``repo``.
+        junit_xml: Relative path of a JUnit report the command writes (e.g. pytest's
+            ``--junitxml=``); its cases land in ``verdict.command.junit``.
 
     Returns:
         An ``integration`` verdict; the evidence has the failing JUnit cases (when any) and the
         tail of the command's output.
 
     Raises:
-        UserError: ``repo`` is not a directory or ``command`` is empty.
+        UserError: ``repo`` is not a directory, ``command`` is empty, or ``context`` is a
+            snapshot of another repository.
     """
     if not repo.is_dir():
         raise UserError(
@@ -295,7 +381,24 @@ def check_integration(
         )
     if not command:
         raise UserError("integration: the command is empty; give the bead an integration command")
-    request = CommandRequest(argv=tuple(command), files=dict(files), directory=repo)
+    directory: Path = repo
+    pythonpath: tuple[str, ...] = ()
+    if context is not None:
+        snapshot = context.snapshot
+        if snapshot.origin != repo.resolve():
+            raise UserError(
+                f"integration: the module context is a snapshot of {snapshot.origin}, not of "
+                f"{repo}; snapshot the bead's repository"
+            )
+        directory = snapshot.path
+        pythonpath = snapshot.import_roots
+    request = CommandRequest(
+        argv=tuple(command),
+        files=dict(files),
+        directory=directory,
+        pythonpath=pythonpath,
+        junit_xml=junit_xml,
+    )
     if limits is not None:
         request = replace(request, limits=limits)
     result = executor.run_command(request)
@@ -389,9 +492,18 @@ def _crashed(result: TestResult, entry_point: str, n_lines: int) -> bool:
     if result.line is not None and 0 < result.line <= n_lines:
         return True
     return any(
-        e.kind == "exception" and e.function == entry_point and e.depth == 0
+        e.kind == "exception" and _same_function(e.function, entry_point) and e.depth == 0
         for e in result.trace.events
     )
+
+
+def _same_function(recorded: str, entry_point: str) -> bool:
+    """A trace's function (a name, or a qualified name in a module context) is the target."""
+    if recorded == entry_point:
+        return True
+    if "." in entry_point:
+        return False
+    return recorded.rsplit(".", 1)[-1] == entry_point
 
 
 def _test_evidence(results: Sequence[TestResult], program: str) -> list[str]:

@@ -1,5 +1,12 @@
-"""beadline.workflows: LangGraph graphs, the bead model and loaders, benchmarks, the CLI, and
-the agents' way in (:func:`as_tool`, a LangChain tool; ``beadline mcp``, an MCP server)."""
+"""beadline.workflows: the jobs built on the agent — one folder each.
+
+``bead/`` (the K&V bead workflow: the bead model and loaders, the LangGraph graph, stage checks,
+generation, review, apply, report), ``bench/`` (benchmark runs, datasets, reports, task files),
+``agent_api/`` (the agents' way in: ``beadline mcp``, an MCP server, and :func:`as_tool`, a
+LangChain tool), ``cli/`` (the ``beadline`` command: the click app and one module per command).
+Beside them: ``doctor.py`` (what this machine offers), ``errors.py``, ``langgraph_app.py`` (the
+entry point of ``langgraph.json``).
+"""
 
 from __future__ import annotations
 

@@ -230,213 +230,272 @@ def beam_decode(
     """Decode with the execution-scored beam (``beam``) or guided lines inside it
     (``cfg+beam``). See the module docstring; arguments as :func:`~beadline.agents.decoding.decode`."""
     cache = cache if cache is not None else ExecutionCache()
-    clock = Clock(settings.time_budget_s)
-    executed_at_start = cache.executed
-    prompt = build_prompt(task, model, prompt_type=settings.prompt_type, n_shots=settings.n_shots)
-    prefix = prompt.program_prefix
-    plain_ids = model.tokenize(prompt.text(), add_bos=True)
-    plain = model.new_session(plain_ids)
-    signal: Session | None = None
-    guided = settings.strategy == "cfg+beam" and settings.gamma > 0 and bool(task.tests)
-    has_tests = bool(task.tests)
-    entries = [_Entry(ids=(), text="", logp=0.0)]
-    finished: list[_Entry] = []
-    steps: list[BeamStepRecord] = []
-    generated = 0
-    stop_reason, message = "", ""
-    n_calls = 0
+    return _BeamRun(task, model, executor, settings, cache).run()
 
-    def seed() -> int | None:
-        nonlocal n_calls
-        n_calls += 1
-        return None if settings.seed is None else settings.seed * 7919 + n_calls
 
-    try:
-        for index in range(_MAX_LINES):
-            if clock.over:
-                stop_reason, message = (
-                    "budget",
-                    f"time budget of {settings.time_budget_s:g} s spent",
-                )
-                break
-            if max(len(e.ids) for e in entries) >= settings.max_new_tokens:
-                stop_reason, message = "budget", f"{settings.max_new_tokens} new tokens written"
-                break
-            exts: list[_Ext] = []
-            for parent, entry in enumerate(entries):
-                code = prefix + entry.text
-                context = [*plain_ids, *entry.ids]
-                params = SamplingParams(temperature=settings.t, seed=seed())
-                if guided and def_header_done(code, task.entry_point) is not None:
-                    step = guidance_step(
-                        model=model,
-                        executor=executor,
-                        task=task,
-                        prompt=prompt,
-                        settings=settings,
-                        cache=cache,
-                        context=context,
-                        code=code,
-                        session=plain,
-                        seed=seed(),
-                    )
-                    generated += step.tokens_generated
-                    sig_context = [
-                        *model.tokenize(prompt.text(step.signal), add_bos=True),
-                        *entry.ids,
-                    ]
-                    signal = signal or model.new_session()
-                    completions = guided_lines(
-                        model=model,
-                        plain=plain,
-                        signal=signal,
-                        plain_context=context,
-                        signal_context=sig_context,
-                        n=settings.beam_candidates,
-                        gamma=settings.gamma,
-                        params=params,
-                        max_tokens=settings.max_line_tokens,
-                        stop=prompt.stop,
-                    )
-                else:
-                    completions = model.complete(
-                        context,
-                        n=settings.beam_candidates,
-                        params=params,
-                        max_tokens=settings.max_line_tokens,
-                        stop=prompt.stop,
-                        stop_lines=1,
-                        session=plain,
-                    )
-                generated += sum(len(c.tokens) for c in completions)
-                seen: set[str] = set()
-                for c in completions:
-                    # keep the sampled token ids (a token may run past the line's newline)
-                    ids = (*entry.ids, *(c.tokens or model.tokenize(c.text)))
-                    text = model.detokenize(ids)
-                    if text in seen:
-                        continue
-                    seen.add(text)
-                    full = prefix + text
-                    end = function_end(full, task.entry_point)
-                    done = end is not None or _ended(c) or not c.text
-                    full = full[:end] if end is not None else full
-                    program: str | None = None
-                    if def_header_done(full + "\n", task.entry_point) is not None:
-                        program = (
-                            (full if strict_syntax_ok(full) else None)
-                            if done
-                            else executable(full, task.entry_point, task.signature)
-                        )
-                    exts.append(
-                        _Ext(
-                            parent=parent,
-                            ids=ids,
-                            text=full[len(prefix) :],
-                            logp=entry.logp + c.logprob,
-                            code=full,
-                            finished=done,
-                            program=program,
-                        )
-                    )
-            programs = list(dict.fromkeys(x.program for x in exts if x.program is not None))
-            results: dict[str, RunResult] = {}
-            if has_tests and programs:
-                runs = cache.run(
-                    executor,
-                    programs,
-                    task.tests,
-                    setup=task.setup,
-                    limits=exec_limits(settings),
-                    entry_point=task.entry_point,
-                )
-                results = {p: r for p, (r, _c) in zip(programs, runs, strict=True)}
-            scored: list[tuple[float, _Ext, BeamCandidateRecord]] = []
-            for x in exts:
-                parts = execution_score(
-                    x.code,
-                    results.get(x.program) if x.program else None,
-                    finished=x.finished,
-                    entry_point=task.entry_point,
-                    has_tests=has_tests,
-                )
-                e = parts.e(settings)
-                total = score(x.logp, e, settings)
-                scored.append(
-                    (
-                        total,
-                        x,
-                        BeamCandidateRecord(
-                            parent=x.parent,
-                            line=x.text[len(entries[x.parent].text) :],
-                            logp=round(x.logp, 4),
-                            syntax_ok=parts.syntax_ok,
-                            runtime_ok=parts.runtime_ok,
-                            tests_passed=parts.tests_passed,
-                            trace_quality=parts.trace_quality,
-                            static_ok=parts.static_ok,
-                            e=round(e, 4),
-                            score=round(total, 4),
-                            finished=x.finished,
-                        ),
-                    )
-                )
-            scored.sort(key=lambda item: -item[0])
-            keep = scored[: settings.beam_width]
-            kept_ids = {id(x) for _s, x, _r in keep}
-            steps.append(
-                BeamStepRecord(
-                    index=index,
-                    candidates=tuple(
-                        r.model_copy(update={"kept": id(x) in kept_ids}) for _s, x, r in scored
-                    ),
-                )
-            )
-            entries = []
-            for total, x, rec in keep:
-                entry = _Entry(
-                    ids=x.ids,
-                    text=x.text,
-                    logp=x.logp,
-                    score=total,
-                    code=x.code,
-                    passed=has_tests and rec.tests_passed == 1.0,
-                )
-                (finished if x.finished else entries).append(entry)
-            if any(f.passed for f in finished):
-                stop_reason = "function_end"
-                break
-            if not entries or len(finished) >= settings.beam_width:
-                stop_reason = "function_end" if finished else "eos"
-                break
+_Scored = tuple[float, _Ext, BeamCandidateRecord]
+"""An extension with its total score and its record."""
+
+
+class _BeamRun:
+    """One beam decode; state lives here, not in closures. Each line: :meth:`_expand` every
+    entry, :meth:`_score` the extensions, :meth:`_select` the ``K`` best and record the step."""
+
+    def __init__(
+        self,
+        task: Task,
+        model: Model,
+        executor: Executor,
+        settings: DecoderSettings,
+        cache: ExecutionCache,
+    ) -> None:
+        self.task, self.model, self.executor = task, model, executor
+        self.settings, self.cache = settings, cache
+        self.clock = Clock(settings.time_budget_s)
+        self.executed_at_start = cache.executed
+        self.prompt = build_prompt(
+            task, model, prompt_type=settings.prompt_type, n_shots=settings.n_shots
+        )
+        self.prefix = self.prompt.program_prefix
+        self.plain_ids = model.tokenize(self.prompt.text(), add_bos=True)
+        self.guided = settings.strategy == "cfg+beam" and settings.gamma > 0 and bool(task.tests)
+        self.has_tests = bool(task.tests)
+        self.entries = [_Entry(ids=(), text="", logp=0.0)]
+        self.finished: list[_Entry] = []
+        self.steps: list[BeamStepRecord] = []
+        self.generated = 0
+        self.n_calls = 0
+        self.signal: Session | None = None
+        """The signal context of ``cfg+beam``, opened at the first guided entry."""
+
+    def _seed(self) -> int | None:
+        self.n_calls += 1
+        return None if self.settings.seed is None else self.settings.seed * 7919 + self.n_calls
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self) -> Decoded:
+        settings = self.settings
+        plain = self.model.new_session(self.plain_ids)
+        stop_reason, message = "", ""
+        try:
+            for index in range(_MAX_LINES):
+                if self.clock.over:
+                    stop_reason = "budget"
+                    message = f"time budget of {settings.time_budget_s:g} s spent"
+                    break
+                if max(len(e.ids) for e in self.entries) >= settings.max_new_tokens:
+                    stop_reason, message = "budget", f"{settings.max_new_tokens} new tokens written"
+                    break
+                exts: list[_Ext] = []
+                for parent, entry in enumerate(self.entries):
+                    exts.extend(self._expand(parent, entry, plain))
+                self._select(index, self._score(exts))
+                if any(f.passed for f in self.finished):
+                    stop_reason = "function_end"
+                    break
+                if not self.entries or len(self.finished) >= settings.beam_width:
+                    stop_reason = "function_end" if self.finished else "eos"
+                    break
+            else:
+                stop_reason, message = "budget", f"{_MAX_LINES} lines written"
+        finally:
+            signal = self.signal
+            evaluated = plain.n_evaluated + (signal.n_evaluated if signal is not None else 0)
+            plain.close()
+            if signal is not None:
+                signal.close()
+        return self._finish(stop_reason, message, evaluated)
+
+    def _finish(self, stop_reason: str, message: str, evaluated: int) -> Decoded:
+        """The best finished program (or the best entry when none finished), judged."""
+        pool = self.finished or self.entries
+        best = max(pool, key=lambda e: (e.passed, e.score)) if pool else None
+        program = best.code if best is not None else self.prefix
+        if not self.finished and stop_reason != "budget":
+            stop_reason = stop_reason or "eos"
+        cost = Cost(
+            tokens_evaluated=evaluated,
+            tokens_generated=self.generated,
+            programs_executed=self.cache.executed - self.executed_at_start,
+            seconds=self.clock.elapsed,
+        )
+        return finish(
+            task=self.task,
+            model=self.model,
+            executor=self.executor,
+            settings=self.settings,
+            cache=self.cache,
+            prompt=self.prompt,
+            program=program,
+            stop_reason=stop_reason,
+            message=message,
+            cost=cost,
+            beam=self.steps,
+        )
+
+    # -- one line: expand, score, select -----------------------------------------------------
+
+    def _expand(self, parent: int, entry: _Entry, plain: Session) -> list[_Ext]:
+        """Entry ``parent``'s distinct one-line extensions (sampled plainly, or guided)."""
+        task, settings = self.task, self.settings
+        code = self.prefix + entry.text
+        context = [*self.plain_ids, *entry.ids]
+        params = SamplingParams(temperature=settings.t, seed=self._seed())
+        if self.guided and def_header_done(code, task.entry_point) is not None:
+            completions = self._guided_lines(entry, code, context, params, plain)
         else:
-            stop_reason, message = "budget", f"{_MAX_LINES} lines written"
-    finally:
-        evaluated = plain.n_evaluated + (signal.n_evaluated if signal is not None else 0)
-        plain.close()
-        if signal is not None:
-            signal.close()
-    pool = finished or entries
-    best = max(pool, key=lambda e: (e.passed, e.score)) if pool else None
-    program = best.code if best is not None else prefix
-    if not finished and stop_reason != "budget":
-        stop_reason = stop_reason or "eos"
-    cost = Cost(
-        tokens_evaluated=evaluated,
-        tokens_generated=generated,
-        programs_executed=cache.executed - executed_at_start,
-        seconds=clock.elapsed,
-    )
-    return finish(
-        task=task,
-        model=model,
-        executor=executor,
-        settings=settings,
-        cache=cache,
-        prompt=prompt,
-        program=program,
-        stop_reason=stop_reason,
-        message=message,
-        cost=cost,
-        beam=steps,
-    )
+            completions = self.model.complete(
+                context,
+                n=settings.beam_candidates,
+                params=params,
+                max_tokens=settings.max_line_tokens,
+                stop=self.prompt.stop,
+                stop_lines=1,
+                session=plain,
+            )
+        self.generated += sum(len(c.tokens) for c in completions)
+        exts: list[_Ext] = []
+        seen: set[str] = set()
+        for c in completions:
+            # keep the sampled token ids (a token may run past the line's newline)
+            ids = (*entry.ids, *(c.tokens or self.model.tokenize(c.text)))
+            text = self.model.detokenize(ids)
+            if text in seen:
+                continue
+            seen.add(text)
+            exts.append(self._extension(parent, entry, c, ids, text))
+        return exts
+
+    def _guided_lines(
+        self,
+        entry: _Entry,
+        code: str,
+        context: list[int],
+        params: SamplingParams,
+        plain: Session,
+    ) -> list[Completion]:
+        """``cfg+beam``: a guidance step at this entry, then its lines sampled under that signal."""
+        model, settings = self.model, self.settings
+        step = guidance_step(
+            model=model,
+            executor=self.executor,
+            task=self.task,
+            prompt=self.prompt,
+            settings=settings,
+            cache=self.cache,
+            context=context,
+            code=code,
+            session=plain,
+            seed=self._seed(),
+        )
+        self.generated += step.tokens_generated
+        sig_context = [*model.tokenize(self.prompt.text(step.signal), add_bos=True), *entry.ids]
+        self.signal = self.signal or model.new_session()
+        return guided_lines(
+            model=model,
+            plain=plain,
+            signal=self.signal,
+            plain_context=context,
+            signal_context=sig_context,
+            n=settings.beam_candidates,
+            gamma=settings.gamma,
+            params=params,
+            max_tokens=settings.max_line_tokens,
+            stop=self.prompt.stop,
+        )
+
+    def _extension(
+        self, parent: int, entry: _Entry, c: Completion, ids: tuple[int, ...], text: str
+    ) -> _Ext:
+        """One extension: cut at the function's end; its program is the finished code when it
+        compiles as it is, else (unfinished) its executable partial program."""
+        entry_point = self.task.entry_point
+        full = self.prefix + text
+        end = function_end(full, entry_point)
+        done = end is not None or _ended(c) or not c.text
+        full = full[:end] if end is not None else full
+        program: str | None = None
+        if def_header_done(full + "\n", entry_point) is not None:
+            program = (
+                (full if strict_syntax_ok(full) else None)
+                if done
+                else executable(full, entry_point, self.task.signature)
+            )
+        return _Ext(
+            parent=parent,
+            ids=ids,
+            text=full[len(self.prefix) :],
+            logp=entry.logp + c.logprob,
+            code=full,
+            finished=done,
+            program=program,
+        )
+
+    def _score(self, exts: list[_Ext]) -> list[_Scored]:
+        """Run the extensions' distinct programs on the visible tests (cached) and score each:
+        α·logP + β·E, best first."""
+        task, settings = self.task, self.settings
+        programs = list(dict.fromkeys(x.program for x in exts if x.program is not None))
+        results: dict[str, RunResult] = {}
+        if self.has_tests and programs:
+            runs = self.cache.run(
+                self.executor,
+                programs,
+                task.tests,
+                setup=task.setup,
+                limits=exec_limits(settings),
+                entry_point=task.entry_point,
+            )
+            results = {p: r for p, (r, _c) in zip(programs, runs, strict=True)}
+        scored: list[_Scored] = []
+        for x in exts:
+            parts = execution_score(
+                x.code,
+                results.get(x.program) if x.program else None,
+                finished=x.finished,
+                entry_point=task.entry_point,
+                has_tests=self.has_tests,
+            )
+            e = parts.e(settings)
+            total = score(x.logp, e, settings)
+            record = BeamCandidateRecord(
+                parent=x.parent,
+                line=x.text[len(self.entries[x.parent].text) :],
+                logp=round(x.logp, 4),
+                syntax_ok=parts.syntax_ok,
+                runtime_ok=parts.runtime_ok,
+                tests_passed=parts.tests_passed,
+                trace_quality=parts.trace_quality,
+                static_ok=parts.static_ok,
+                e=round(e, 4),
+                score=round(total, 4),
+                finished=x.finished,
+            )
+            scored.append((total, x, record))
+        scored.sort(key=lambda item: -item[0])
+        return scored
+
+    def _select(self, index: int, scored: list[_Scored]) -> None:
+        """Keep the ``K`` best: finished ones leave the beam as programs; record the step."""
+        keep = scored[: self.settings.beam_width]
+        kept_ids = {id(x) for _s, x, _r in keep}
+        self.steps.append(
+            BeamStepRecord(
+                index=index,
+                candidates=tuple(
+                    r.model_copy(update={"kept": id(x) in kept_ids}) for _s, x, r in scored
+                ),
+            )
+        )
+        self.entries = []
+        for total, x, rec in keep:
+            entry = _Entry(
+                ids=x.ids,
+                text=x.text,
+                logp=x.logp,
+                score=total,
+                code=x.code,
+                passed=self.has_tests and rec.tests_passed == 1.0,
+            )
+            (self.finished if x.finished else self.entries).append(entry)

@@ -119,6 +119,8 @@ class _CfgRun:
         self.agreed: str | None = None
         self.timeouts_only = True
         self.accepted_note = ""
+        self.signal: Session | None = None
+        """The signal context P+S, opened once there is a signal to put in it."""
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -227,76 +229,91 @@ class _CfgRun:
     # -- the loop --------------------------------------------------------------------------
 
     def run(self) -> Decoded:
-        s = self.settings
         plain = self.model.new_session(self.plain_ids)
-        signal: Session | None = None
         stop_reason, message = "", ""
         final: str | None = None
-        lines_since_def = 0
-        at_line_start = True
         try:
-            while True:
-                code = self.prefix + self.gen_text
-                header = def_header_done(code, self.task.entry_point)
-                if at_line_start and header is not None and self.guide_on:
-                    if lines_since_def % s.k == 0 and not self._finished_body(code):
-                        ended = self._guide(plain)
-                        if ended is not None:
-                            final, stop_reason = ended
-                            if stop_reason == "accepted":
-                                message = self.accepted_note
-                            break
-                        if self.signal_ids and self.logprobs:
-                            if signal is None:
-                                signal = self.model.new_session()
-                            signal.set_tokens([*self.signal_ids, *self.gen_ids])
-                    lines_since_def += 1
-                at_line_start = False
-                if len(self.gen_ids) >= s.max_new_tokens:
-                    stop_reason, message = "budget", f"{s.max_new_tokens} new tokens written"
-                    break
-                if self.clock.over:
-                    stop_reason, message = "budget", f"time budget of {s.time_budget_s:g} s spent"
-                    break
-                new_ids, eos = self._next(plain, signal)
-                if eos and not new_ids:
-                    stop_reason = "eos"
-                    break
-                self.gen_ids.extend(new_ids)
-                if self.logprobs:
-                    plain.append(new_ids)
-                if signal is not None:
-                    signal.append(new_ids)
-                before = self.gen_text
-                self.gen_text = self.model.detokenize(self.gen_ids)
-                hits = [i for i in (self.gen_text.find(x) for x in self.prompt.stop) if i >= 0]
-                if hits:
-                    final, stop_reason = self.prefix + self.gen_text[: min(hits)], "stop"
-                    break
-                code = self.prefix + self.gen_text
-                end = function_end(code, self.task.entry_point)
-                if end is not None:
-                    final, stop_reason = code[:end], "function_end"
-                    break
-                if self.gen_text.count("\n") > before.count("\n"):
-                    self._close_lines()
-                    at_line_start = True
-                    header = def_header_done(code, self.task.entry_point)
-                    if header is not None:
-                        kept = self._blocks_done(header)
-                        if kept is not None:
-                            final, stop_reason = kept, "blocks"
-                            break
-                if eos:
-                    stop_reason = "eos"
-                    break
+            stop_reason, message, final = self._loop(plain)
         except ContextOverflowError as exc:
             stop_reason, message = "budget", f"context window full: {exc}"
         finally:
+            signal = self.signal
             evaluated = plain.n_evaluated + (signal.n_evaluated if signal is not None else 0)
             plain.close()
             if signal is not None:
                 signal.close()
+        return self._finish(final, stop_reason, message, evaluated)
+
+    def _loop(self, plain: Session) -> tuple[str, str, str | None]:
+        """Write tokens until the decode ends; returns ``(stop reason, message, final program)``
+        (``None``: the program is the code written)."""
+        s = self.settings
+        lines_since_def = 0
+        at_line_start = True
+        while True:
+            code = self.prefix + self.gen_text
+            header = def_header_done(code, self.task.entry_point)
+            if at_line_start and header is not None and self.guide_on:
+                if lines_since_def % s.k == 0 and not self._finished_body(code):
+                    ended = self._guide(plain)
+                    if ended is not None:
+                        final, stop_reason = ended
+                        note = self.accepted_note if stop_reason == "accepted" else ""
+                        return stop_reason, note, final
+                    self._sync_signal()
+                lines_since_def += 1
+            at_line_start = False
+            if len(self.gen_ids) >= s.max_new_tokens:
+                return "budget", f"{s.max_new_tokens} new tokens written", None
+            if self.clock.over:
+                return "budget", f"time budget of {s.time_budget_s:g} s spent", None
+            new_ids, eos = self._next(plain, self.signal)
+            if eos and not new_ids:
+                return "eos", "", None
+            ended, at_line_start = self._advance(plain, new_ids)
+            if ended is not None:
+                final, stop_reason = ended
+                return stop_reason, "", final
+            if eos:
+                return "eos", "", None
+
+    def _sync_signal(self) -> None:
+        """Point the signal context P+S at the current signal and code (opened on first use)."""
+        if self.signal_ids and self.logprobs:
+            if self.signal is None:
+                self.signal = self.model.new_session()
+            self.signal.set_tokens([*self.signal_ids, *self.gen_ids])
+
+    def _advance(self, plain: Session, new_ids: list[int]) -> tuple[tuple[str, str] | None, bool]:
+        """Append ``new_ids`` to the code and both contexts. Returns ``(program, stop reason)``
+        when that ends the decode (a stop sequence, the function's end, ``stop_after_blocks``),
+        and whether a new line started."""
+        self.gen_ids.extend(new_ids)
+        if self.logprobs:
+            plain.append(new_ids)
+        if self.signal is not None:
+            self.signal.append(new_ids)
+        before = self.gen_text
+        self.gen_text = self.model.detokenize(self.gen_ids)
+        hits = [i for i in (self.gen_text.find(x) for x in self.prompt.stop) if i >= 0]
+        if hits:
+            return (self.prefix + self.gen_text[: min(hits)], "stop"), False
+        code = self.prefix + self.gen_text
+        end = function_end(code, self.task.entry_point)
+        if end is not None:
+            return (code[:end], "function_end"), False
+        if self.gen_text.count("\n") <= before.count("\n"):
+            return None, False
+        self._close_lines()
+        header = def_header_done(code, self.task.entry_point)
+        if header is not None:
+            kept = self._blocks_done(header)
+            if kept is not None:
+                return (kept, "blocks"), True
+        return None, True
+
+    def _finish(self, final: str | None, stop_reason: str, message: str, evaluated: int) -> Decoded:
+        """Record the last line, add up the cost and judge the program."""
         self._close_lines()
         kept = self.gen_text
         if final is not None:
@@ -324,7 +341,7 @@ class _CfgRun:
             task=self.task,
             model=self.model,
             executor=self.executor,
-            settings=s,
+            settings=self.settings,
             cache=self.cache,
             prompt=self.prompt,
             program=program,

@@ -16,7 +16,7 @@ import numpy as np
 
 from beadline.agents.decoding.guidance import check_gamma, guide
 from beadline.agents.errors import BackendError, UserError
-from beadline.agents.models.base import Model, SamplingParams, cut_text
+from beadline.agents.models.base import Model, SamplingParams, Session, cut_text
 from beadline.agents.models.sampling import sample_token
 
 __all__ = ["GuidedGeneration", "GuidedStep", "generate_guided"]
@@ -91,14 +91,7 @@ def generate_guided(
             context for γ = 1 then).
         ContextOverflowError: a context does not fit the window.
     """
-    g = check_gamma(gamma)
-    if max_tokens < 0 or top < 0:
-        raise UserError(f"max_tokens and top must be >= 0, got {max_tokens} and {top}")
-    if not model.capabilities.logprobs:
-        raise BackendError(
-            f"model {model.name!r} returns no logprobs: use gamma=1 (sampling from the signal "
-            "context alone) or a backend that does"
-        )
+    g = _check(model, gamma, max_tokens, top)
     use_signal = signal_tokens is not None and g != 0.0
     plain = model.new_session(plain_tokens)
     signal = model.new_session(signal_tokens) if use_signal and signal_tokens is not None else None
@@ -111,18 +104,9 @@ def generate_guided(
     longest = max(len(s.tokens) for s in sessions)
     try:
         for _ in range(max_tokens):
-            dists = model.next_logprobs_batch(sessions)
-            guided = dists[0] if len(dists) == 1 else guide(dists[0], dists[1], g)
-            tok = sample_token(guided, params, rng)
-            if top:
-                steps.append(
-                    GuidedStep(
-                        token=tok,
-                        plain_top=tuple(dists[0].top(top)),
-                        signal_top=tuple(dists[1].top(top)) if len(dists) > 1 else (),
-                        guided_top=tuple(guided.top(top)),
-                    )
-                )
+            tok, step = _draw(model, sessions, g, params, rng, top)
+            if step is not None:
+                steps.append(step)
             if tok in model.eos_token_ids:
                 reason = "eos"
                 break
@@ -147,4 +131,40 @@ def generate_guided(
         finish_reason=reason,
         steps=tuple(steps),
         n_tokens_evaluated=evaluated,
+    )
+
+
+def _check(model: Model, gamma: float, max_tokens: int, top: int) -> float:
+    """γ as a float, once the arguments and the model's capabilities are checked."""
+    g = check_gamma(gamma)
+    if max_tokens < 0 or top < 0:
+        raise UserError(f"max_tokens and top must be >= 0, got {max_tokens} and {top}")
+    if not model.capabilities.logprobs:
+        raise BackendError(
+            f"model {model.name!r} returns no logprobs: use gamma=1 (sampling from the signal "
+            "context alone) or a backend that does"
+        )
+    return g
+
+
+def _draw(
+    model: Model,
+    sessions: Sequence[Session],
+    gamma: float,
+    params: SamplingParams,
+    rng: np.random.Generator,
+    top: int,
+) -> tuple[int, GuidedStep | None]:
+    """One token from the guided distribution of the sessions (the plain one alone when there
+    is no signal session), with the tops of each distribution when ``top > 0``."""
+    dists = model.next_logprobs_batch(sessions)
+    guided = dists[0] if len(dists) == 1 else guide(dists[0], dists[1], gamma)
+    tok = sample_token(guided, params, rng)
+    if not top:
+        return tok, None
+    return tok, GuidedStep(
+        token=tok,
+        plain_top=tuple(dists[0].top(top)),
+        signal_top=tuple(dists[1].top(top)) if len(dists) > 1 else (),
+        guided_top=tuple(guided.top(top)),
     )

@@ -79,34 +79,8 @@ def finish(
 ) -> Decoded:
     """Judge the final program on the visible tests and assemble :class:`Decoded`."""
     program = program.rstrip() + "\n" if program.strip() else ""
-    visible: RunResult | None = None
-    status: SolveStatus
     executed_before = cache.executed
-    if def_header_done(program + "\n", task.entry_point) is None:
-        status = "no_function"
-        why = f"the model never wrote `def {task.entry_point}(`"
-        message = f"{why} ({message})" if message else why
-    else:
-        if task.tests:
-            (visible, _cached), *_ = cache.run(
-                executor,
-                [program],
-                task.tests,
-                setup=task.setup,
-                entry_point=task.entry_point,
-            )
-        if visible is not None and visible.passed:
-            status = "solved"
-        elif stop_reason == "budget":
-            status = "budget"
-        else:
-            status = "unsolved"
-            if not task.tests:
-                message = message or "no visible tests: the program was not checked"
-            elif visible is not None:
-                message = (
-                    message or f"passes {visible.n_passed}/{len(visible.results)} visible tests"
-                )
+    status, message, visible = _judge(task, executor, cache, program, stop_reason, message)
     cost = Cost(
         tokens_evaluated=cost.tokens_evaluated,
         tokens_generated=cost.tokens_generated,
@@ -143,3 +117,40 @@ def finish(
         stop_reason=stop_reason,
         visible=visible,
     )
+
+
+def _judge(
+    task: Task,
+    executor: Executor,
+    cache: ExecutionCache,
+    program: str,
+    stop_reason: str,
+    message: str,
+) -> tuple[SolveStatus, str, RunResult | None]:
+    """``(status, message, visible result)`` of the final program: ``solved`` when it passes
+    the visible tests, ``no_function`` without the target's ``def``, ``budget`` when the budget
+    ended the decode, else ``unsolved`` (the message says how far it got)."""
+    visible: RunResult | None = None
+    status: SolveStatus
+    if def_header_done(program + "\n", task.entry_point) is None:
+        why = f"the model never wrote `def {task.entry_point}(`"
+        return "no_function", f"{why} ({message})" if message else why, None
+    if task.tests:
+        (visible, _cached), *_ = cache.run(
+            executor,
+            [program],
+            task.tests,
+            setup=task.setup,
+            entry_point=task.entry_point,
+        )
+    if visible is not None and visible.passed:
+        status = "solved"
+    elif stop_reason == "budget":
+        status = "budget"
+    else:
+        status = "unsolved"
+        if not task.tests:
+            message = message or "no visible tests: the program was not checked"
+        elif visible is not None:
+            message = message or f"passes {visible.n_passed}/{len(visible.results)} visible tests"
+    return status, message, visible

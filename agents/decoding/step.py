@@ -128,14 +128,8 @@ def guidance_step(
         stop_lines=settings.d,
         session=session,
     )
-    texts: list[tuple[str, bool, str | None]] = []
-    fulls: list[str] = []
-    for c in completions:
-        finish = finish_of(model, c, prompt.stop, settings.d)
-        full, complete = candidate_code(code, c.text, task.entry_point, finish)
-        texts.append((c.text, complete, executable(full, task.entry_point, task.signature)))
-        fulls.append(full)
-    distinct = list(dict.fromkeys(p for _, _, p in texts if p is not None))
+    candidates = [_candidate(model, c, code, task, prompt, settings) for c in completions]
+    distinct = list(dict.fromkeys(c.program for c in candidates if c.program is not None))
     runs = cache.run(
         executor,
         distinct,
@@ -145,9 +139,78 @@ def guidance_step(
         entry_point=task.entry_point,
     )
     by_program = dict(zip(distinct, runs, strict=True))
+    results = {p: result for p, (result, _cached) in by_program.items()}
+    # Candidates that pass more tests come first: a small model tends to follow the first
+    # code it sees in the signal. The sort is stable, so ties keep the sampling order.
+    ranked = sorted(distinct, key=lambda p: -results[p].n_passed)
+    signal = render_signal(
+        [CandidateRun(program=p, result=results[p]) for p in ranked],
+        entry_point=task.entry_point,
+        max_chars=settings.signal_max_chars,
+        trace_chars=settings.trace_chars,
+    )
+    passing_index = next(
+        (
+            i
+            for i, c in enumerate(candidates)
+            if c.complete and c.program is not None and results[c.program].passed
+        ),
+        None,
+    )
+    executed = [results[p] for p in distinct]
+    return GuidanceStep(
+        records=_records(candidates, by_program, settings.trace_chars),
+        signal=signal,
+        agreed_program=_agreed(candidates, results),
+        passing_program=None if passing_index is None else candidates[passing_index].full,
+        passing_index=passing_index,
+        all_timed_out=bool(executed)
+        and all(r.results and all(t.status == "timeout" for t in r.results) for r in executed),
+        tokens_generated=sum(len(c.tokens) for c in completions),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Candidate:
+    text: str
+    """The sampled continuation."""
+    full: str
+    """The code with it, cut at the function's end."""
+    complete: bool
+    """It completed the function (see :func:`candidate_code`)."""
+    program: str | None
+    """Its executable partial program (``None``: nothing executable)."""
+
+
+def _candidate(
+    model: Model,
+    completion: Completion,
+    code: str,
+    task: Task,
+    prompt: Prompt,
+    settings: DecoderSettings,
+) -> _Candidate:
+    finish = finish_of(model, completion, prompt.stop, settings.d)
+    full, complete = candidate_code(code, completion.text, task.entry_point, finish)
+    return _Candidate(
+        text=completion.text,
+        full=full,
+        complete=complete,
+        program=executable(full, task.entry_point, task.signature),
+    )
+
+
+def _records(
+    candidates: Sequence[_Candidate],
+    by_program: dict[str, tuple[RunResult, bool]],
+    trace_chars: int,
+) -> tuple[CandidateRecord, ...]:
+    """One record per sampled candidate, in sampling order; a program seen before in this step
+    is a ``duplicate``, one run in an earlier step ``cached``."""
     records: list[CandidateRecord] = []
     seen: set[str] = set()
-    for text, complete, program in texts:
+    for candidate in candidates:
+        program = candidate.program
         tests: tuple[TestRecord, ...] = ()
         cached = False
         if program is not None:
@@ -158,15 +221,15 @@ def guidance_step(
                     status=r.status,
                     outcome=describe_outcome(r),
                     return_repr=r.return_repr,
-                    trace=trace_text(r.trace, settings.trace_chars),
+                    trace=trace_text(r.trace, trace_chars),
                 )
                 for r in result.results
             )
         records.append(
             CandidateRecord(
-                text=text,
+                text=candidate.text,
                 program=program,
-                complete=complete,
+                complete=candidate.complete,
                 cached=cached and program not in seen,
                 duplicate=program in seen,
                 tests=tests,
@@ -174,40 +237,17 @@ def guidance_step(
         )
         if program is not None:
             seen.add(program)
-    # Candidates that pass more tests come first: a small model tends to follow the first
-    # code it sees in the signal. The sort is stable, so ties keep the sampling order.
-    ranked = sorted(distinct, key=lambda p: -by_program[p][0].n_passed)
-    signal = render_signal(
-        [CandidateRun(program=p, result=by_program[p][0]) for p in ranked],
-        entry_point=task.entry_point,
-        max_chars=settings.signal_max_chars,
-        trace_chars=settings.trace_chars,
-    )
-    agreed: str | None = None
+    return tuple(records)
+
+
+def _agreed(candidates: Sequence[_Candidate], results: dict[str, RunResult]) -> str | None:
+    """The program every candidate agrees on, when they all completed the function into one
+    executable program that returns on every test (else ``None``)."""
+    distinct = list(dict.fromkeys(c.program for c in candidates if c.program is not None))
     if (
         len(distinct) == 1
-        and all(complete for _, complete, _ in texts)
-        and _returns(by_program[distinct[0]][0])
+        and all(c.complete for c in candidates)
+        and _returns(results[distinct[0]])
     ):
-        agreed = fulls[0]
-    passing_index = next(
-        (
-            i
-            for i, (_, complete, program) in enumerate(texts)
-            if complete and program is not None and by_program[program][0].passed
-        ),
-        None,
-    )
-    executed = [by_program[p][0] for p in distinct]
-    timed_out = bool(executed) and all(
-        r.results and all(t.status == "timeout" for t in r.results) for r in executed
-    )
-    return GuidanceStep(
-        records=tuple(records),
-        signal=signal,
-        agreed_program=agreed,
-        passing_program=None if passing_index is None else fulls[passing_index],
-        passing_index=passing_index,
-        all_timed_out=timed_out,
-        tokens_generated=sum(len(c.tokens) for c in completions),
-    )
+        return candidates[0].full
+    return None

@@ -222,3 +222,25 @@ def test_render_trace_of_a_real_run(any_executor: Executor) -> None:
     assert text.splitlines()[0] == "call total(xs=[5])"
     assert "  4 | acc += x" in text
     assert text.splitlines()[-1] == "return 5"
+
+
+NESTED = """\
+class Outer:
+    class Inner:
+        def run(self, xs):
+            return [x * 2 for x in xs]
+
+    def run(self, xs):
+        return len(xs)
+"""
+
+
+def test_a_dotted_function_is_matched_by_qualified_name() -> None:
+    trace = trace_in_process(
+        NESTED, "Outer.Inner().run([1]) + [Outer().run([1])]", function="Outer.Inner.run"
+    )
+    calls = [e for e in trace["events"] if e["kind"] == "call"]
+    assert [e["function"] for e in calls] == ["run"]  # Outer.run is not traced
+    assert all(".0" not in e.get("locals", {}) for e in trace["events"])  # comprehension noise
+    plain = trace_in_process(NESTED, "Outer.Inner().run([1]) + [Outer().run([1])]", function="run")
+    assert [e["function"] for e in plain["events"] if e["kind"] == "call"] == ["run", "run"]

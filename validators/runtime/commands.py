@@ -7,13 +7,14 @@ directory, and parsing a JUnit report with ``xml.etree``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["ScratchError", "chown_tree", "parse_junit", "populate"]
+__all__ = ["ScratchError", "chown_tree", "parse_junit", "populate", "python_path"]
 
 
 class ScratchError(Exception):
@@ -45,8 +46,30 @@ def populate(root: str, directory: str | None, files: Mapping[str, str]) -> None
     for relative, text in files.items():
         path = _inside(root, str(relative))
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        _drop_byte_code(path)
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(str(text))
+
+
+def _drop_byte_code(path: str) -> None:
+    """Remove the copied ``__pycache__`` entries of a module about to be overwritten.
+
+    A byte-code file is trusted when the source's size and modification second match its
+    header; a new text of the same size written in the same second as the original would
+    otherwise run the old code.
+    """
+    base, ext = os.path.splitext(os.path.basename(path))
+    if ext != ".py":
+        return
+    cache = os.path.join(os.path.dirname(path), "__pycache__")
+    try:
+        names = os.listdir(cache)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(base + ".") and name.endswith(".pyc"):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(cache, name))
 
 
 def chown_tree(root: str, uid: int, gid: int) -> None:
@@ -94,3 +117,13 @@ def parse_junit(path: str, *, message_chars: int = 400) -> tuple[list[dict[str, 
             }
         )
     return cases, ""
+
+
+def python_path(run_dir: str, relative: Any, site: Sequence[str]) -> str:
+    """``PYTHONPATH`` of a command: its import roots inside the scratch copy, then ``site``."""
+    entries: list[str] = []
+    for item in relative or ():
+        path = os.path.normpath(os.path.join(run_dir, str(item)))
+        if path == run_dir or path.startswith(run_dir + os.sep):
+            entries.append(path)
+    return os.pathsep.join([*entries, *site])

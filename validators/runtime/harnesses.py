@@ -17,6 +17,13 @@ back. Test kinds:
 For ``assert``/``check`` the program's module-level code runs untraced (the trace shows the
 test's calls into it), then the request's setup code, then the test; for ``stdio``/``script``
 the setup code runs first and then the whole program, traced.
+
+With a ``module`` field (:mod:`.modules`) the program is a module of a repository snapshot:
+instead of executing it in a fresh namespace, the child imports it under its dotted name (its
+package's ``__init__`` and siblings from the snapshot), and the tests see the module's names.
+``script`` then imports the module (traced when tracing is on) and runs the setup code after;
+``stdio`` runs it as ``python -m <module>`` does. The tracer records the target's lines and its
+calls into the package one level deep (:class:`.tracing.Tracer`, module mode).
 """
 
 from __future__ import annotations
@@ -25,11 +32,12 @@ import ast
 import builtins
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import CodeType, TracebackType
 from typing import Any
 
+from .modules import ModuleInfo, import_target, parse_module, resolve, run_target_as_main
 from .tracing import Tracer, exc_text, safe_repr
 
 __all__ = [
@@ -99,6 +107,8 @@ class Prepared:
     """Trace only inside calls of this function."""
     limits: Mapping[str, Any] | None = None
     """The request's limits (``trace_events``, ``trace_chars``, ``repr_chars``, ``memory_mb``)."""
+    module: ModuleInfo | None = None
+    """Where the program lives in a repository snapshot (``None``: a standalone program)."""
 
 
 def _syntax_result(exc: SyntaxError, what: str) -> dict[str, Any]:
@@ -177,8 +187,16 @@ def _prepare_case(raw: Mapping[str, Any]) -> PreparedCase:
     return case
 
 
-def prepare(request: Mapping[str, Any]) -> Prepared:
-    """Compile a ``run`` request's program, setup and tests (in the worker, before forking)."""
+def prepare(request: Mapping[str, Any], *, site: Sequence[str] = ()) -> Prepared:
+    """Compile a ``run`` request's program, setup and tests (in the worker, before forking).
+
+    Args:
+        request: The ``run`` request.
+        site: Extra ``sys.path`` entries of module-mode runs (the worker's ``--site-path``).
+
+    Raises:
+        ValueError: the request's ``module`` field is malformed.
+    """
     source = str(request.get("program", ""))
     prepared = Prepared(
         source=source,
@@ -188,6 +206,7 @@ def prepare(request: Mapping[str, Any]) -> Prepared:
         trace=bool(request.get("trace", True)),
         trace_function=request.get("trace_function") or None,
         limits=request.get("limits") or {},
+        module=parse_module(request.get("module"), site),
     )
     try:
         prepared.program = compile(source, PROGRAM_FILE, "exec", dont_inherit=True)
@@ -238,12 +257,20 @@ def _module(name: str) -> dict[str, Any]:
     return namespace
 
 
+def _package_location(tb: TracebackType | None, tree: str) -> str:
+    """`` (at pkg/models.py line 3)`` when the innermost frame is in the package tree."""
+    filename, lineno = _innermost_file(tb)
+    if tree and filename.startswith(tree.rstrip("/") + "/"):
+        return f" (at {filename[len(tree.rstrip('/')) + 1 :]} line {lineno})"
+    return ""
+
+
 def _exception_result(
-    exc: BaseException, case: PreparedCase, limits: Mapping[str, Any]
+    exc: BaseException, case: PreparedCase, limits: Mapping[str, Any], tree: str = ""
 ) -> dict[str, Any]:
     tb = exc.__traceback__
     line = _program_line(tb)
-    text = exc_text(type(exc), exc, _MESSAGE_CHARS)
+    text = exc_text(type(exc), exc, _MESSAGE_CHARS) + _package_location(tb, tree)
     if isinstance(exc, MemoryError):
         return {
             "status": "killed",
@@ -273,14 +300,20 @@ def _exception_result(
 
 
 def _run_main(prepared: Prepared, case: PreparedCase, tracer: Tracer | None) -> dict[str, Any]:
-    namespace = _module("__main__")
     assert prepared.program is not None
-    if prepared.setup is not None:
+    info = prepared.module
+    namespace = _module("__main__") if info is None else {}
+    if prepared.setup is not None and info is None:
         exec(prepared.setup, namespace)
     if tracer is not None:
         tracer.start()
     try:
-        exec(prepared.program, namespace)
+        if info is None:
+            exec(prepared.program, namespace)
+        elif case.kind == "stdio":
+            run_target_as_main(info, prepared.program, prepared.source, PROGRAM_FILE)
+        else:
+            namespace = import_target(info, prepared.program, prepared.source, PROGRAM_FILE)
     except SystemExit as exc:
         if tracer is not None:
             tracer.stop()
@@ -294,20 +327,33 @@ def _run_main(prepared: Prepared, case: PreparedCase, tracer: Tracer | None) -> 
     finally:
         if tracer is not None:
             tracer.stop()
+    if info is not None and prepared.setup is not None and case.kind == "script":
+        exec(prepared.setup, namespace)
     return {"status": "passed", "message": ""}
+
+
+def _namespace(prepared: Prepared) -> dict[str, Any]:
+    """The program's namespace for ``assert``/``check`` tests: a fresh module it ran in, or the
+    target module imported from the snapshot."""
+    assert prepared.program is not None
+    if prepared.module is not None:
+        return import_target(prepared.module, prepared.program, prepared.source, PROGRAM_FILE)
+    namespace = _module("__solution__")
+    exec(prepared.program, namespace)
+    return namespace
 
 
 def _run_test(prepared: Prepared, case: PreparedCase, tracer: Tracer | None) -> dict[str, Any]:
     limit = int((prepared.limits or {}).get("repr_chars", 80))
-    namespace = _module("__solution__")
-    assert prepared.program is not None
-    exec(prepared.program, namespace)
+    namespace = _namespace(prepared)
     if prepared.setup is not None:
         exec(prepared.setup, namespace)
     if case.shape == "check":
         assert case.whole is not None and case.entry_point
         exec(case.whole, namespace)
-        if case.entry_point not in namespace:
+        try:
+            candidate = resolve(namespace, case.entry_point)
+        except (KeyError, AttributeError):
             return {
                 "status": "error",
                 "exc_type": "NameError",
@@ -323,7 +369,7 @@ def _run_test(prepared: Prepared, case: PreparedCase, tracer: Tracer | None) -> 
         if tracer is not None:
             tracer.start()
         try:
-            check(namespace[case.entry_point])
+            check(candidate)
         finally:
             if tracer is not None:
                 tracer.stop()
@@ -387,6 +433,7 @@ def run_case(prepared: Prepared, case: PreparedCase) -> dict[str, Any]:
             max_events=int(limits.get("trace_events", 200)),
             max_chars=int(limits.get("trace_chars", 6000)),
             repr_chars=int(limits.get("repr_chars", 80)),
+            package_dir=(prepared.module.tree or None) if prepared.module is not None else None,
         )
     try:
         if case.kind in ("stdio", "script"):
@@ -396,7 +443,8 @@ def run_case(prepared: Prepared, case: PreparedCase) -> dict[str, Any]:
     except BaseException as exc:
         if tracer is not None:
             tracer.stop()
-        result = _exception_result(exc, case, limits)
+        tree = prepared.module.tree if prepared.module is not None else ""
+        result = _exception_result(exc, case, limits, tree)
     if tracer is not None:
         result["trace"] = tracer.to_json()
     return result

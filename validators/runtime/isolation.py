@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "Cgroups",
     "apply_rlimits",
+    "bind_read_only",
     "die_with_parent",
     "drop_privileges",
     "expose_to_others",
@@ -32,6 +33,8 @@ __all__ = [
 
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWNS = 0x00020000
+_MS_RDONLY = 1
+_MS_REMOUNT = 32
 _MS_BIND = 4096
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
@@ -142,6 +145,53 @@ def expose_to_others(paths: list[str], staging: str) -> str | None:
                     os.rmdir(stage) if os.path.isdir(stage) else os.unlink(stage)
     except (OSError, AttributeError) as exc:
         return f"could not expose {sorted(needed)} to the sandbox user: {exc}"
+    return None
+
+
+_PRIVATE_MOUNTS: list[str | None] = []
+
+
+def _private_mounts() -> str | None:
+    """Give the calling process its own mount namespace (once); ``None`` on success."""
+    if not _PRIVATE_MOUNTS:
+        libc = _libc()
+        problem: str | None = None
+        try:
+            if libc.unshare(_CLONE_NEWNS) != 0:
+                problem = f"unshare(CLONE_NEWNS) failed: {os.strerror(ctypes.get_errno())}"
+            elif libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+                problem = f"making / private failed: {os.strerror(ctypes.get_errno())}"
+        except (OSError, AttributeError) as exc:
+            problem = f"no mount namespace: {exc}"
+        _PRIVATE_MOUNTS.append(problem)
+    return _PRIVATE_MOUNTS[0]
+
+
+def bind_read_only(path: str) -> str | None:
+    """Make ``path`` read-only for this process and its future children (not for the host).
+
+    In the worker's own mount namespace, ``path`` is bind-mounted onto itself and remounted
+    read-only, so no child (whatever its uid) can change a file under it, while the host and
+    other processes still see and write it as before. Needs ``CAP_SYS_ADMIN`` (root).
+
+    Returns:
+        ``None`` on success, else why it was not possible.
+    """
+    problem = _private_mounts()
+    if problem is not None:
+        return problem
+    libc = _libc()
+    target = path.encode()
+    try:
+        if libc.mount(target, target, None, _MS_BIND | _MS_REC, None) != 0:
+            return f"bind mount of {path} failed: {os.strerror(ctypes.get_errno())}"
+        flags = _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
+        if libc.mount(None, target, None, flags, None) != 0:
+            error = os.strerror(ctypes.get_errno())
+            libc.umount2(target, _MNT_DETACH)
+            return f"read-only remount of {path} failed: {error}"
+    except (OSError, AttributeError) as exc:
+        return f"cannot mount {path}: {exc}"
     return None
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import reprlib
 import sys
 from collections.abc import Callable
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 __all__ = ["Tracer", "exc_text", "safe_repr"]
@@ -119,10 +119,17 @@ class Tracer:
         filename: The ``co_filename`` the program was compiled with.
         source: The program source (to quote lines).
         function: When given, record only inside calls of this function (and what it calls in
-            the program); otherwise record all program frames.
+            the program); otherwise record all program frames. A dotted name
+            (``AuthService.authenticate``) is matched against the qualified name, a plain one
+            against the function's name.
         max_events: Events kept before the trace is marked truncated.
         max_chars: Characters (sources, names, reprs) kept before it is marked truncated.
         repr_chars: Characters kept of each repr.
+        package_dir: Module mode: the program is a module of the package tree in this
+            directory. Events name functions by qualified name; inside ``function`` every line
+            of it (and of functions nested in it) is recorded, while a call it makes into other
+            code of the tree or of the program is recorded one level deep (its ``call`` with the
+            arguments and its ``return``, at the calling line, none of its own lines).
     """
 
     def __init__(
@@ -134,6 +141,7 @@ class Tracer:
         max_events: int = 200,
         max_chars: int = 6000,
         repr_chars: int = 80,
+        package_dir: str | None = None,
     ) -> None:
         self.filename = filename
         self.lines = source.splitlines()
@@ -150,6 +158,11 @@ class Tracer:
         self._snapshots: dict[FrameType, dict[str, tuple[object, str]]] = {}
         self._unwinding: set[FrameType] = set()
         self._last_exc: object = None
+        self._qualified = function is not None and "." in function
+        self._module_mode = package_dir is not None
+        self._tree = package_dir.rstrip("/") + "/" if package_dir else ""
+        self._full: set[FrameType] = set()  # frames whose lines are recorded (module mode)
+        self._targets: set[str] = set()  # qualnames of the target seen (module mode)
 
     # -- installation -------------------------------------------------------------------
     def start(self) -> None:
@@ -192,6 +205,8 @@ class Tracer:
         changed: dict[str, str] = {}
         limit = self.repr_chars
         for name, value in frame.f_locals.items():
+            if name[:1] == ".":
+                continue  # a comprehension's hidden iterator (``.0``): noise in a trace
             prev = old.get(name)
             if prev is not None and prev[0] is value and type(value) in _IMMUTABLE:
                 continue
@@ -201,22 +216,69 @@ class Tracer:
             old[name] = (value, text)
         return changed
 
+    def _is_target(self, code: CodeType) -> bool:
+        if self.function is None:
+            return False
+        if self._qualified:
+            return _qualname(code) == self.function
+        return code.co_name == self.function
+
+    def _label(self, frame: FrameType) -> str:
+        """The ``function`` of an event: the name, or in module mode the qualified name (and
+        the module for package code)."""
+        code = frame.f_code
+        if not self._module_mode:
+            return code.co_name
+        if code.co_filename == self.filename:
+            return _qualname(code)
+        module = frame.f_globals.get("__name__")
+        return f"{module}.{_qualname(code)}" if isinstance(module, str) else _qualname(code)
+
+    def _classify(self, frame: FrameType) -> str | None:
+        """``full`` (record lines), ``shallow`` (call and return only) or ``None`` (ignore)."""
+        code = frame.f_code
+        if code.co_filename == self.filename:
+            if self.function is None:
+                return "full"
+            if self._is_target(code):
+                self._active += 1
+                self._targets.add(_qualname(code))
+                return "full"
+            if not self._active:
+                return None
+            if not self._module_mode:
+                return "full"
+            qualname = _qualname(code)
+            if any(qualname.startswith(t + ".") for t in self._targets):
+                return "full"  # a function, lambda or comprehension nested in the target
+            return "shallow" if frame.f_back in self._full else None
+        if (
+            self._tree
+            and code.co_filename.startswith(self._tree)
+            and (self.function is None or self._active)
+            and frame.f_back in self._full
+        ):
+            return "shallow"
+        return None
+
     def _global(self, frame: FrameType, event: str, arg: object) -> Callable[..., Any] | None:
-        if self._stopped or event != "call" or frame.f_code.co_filename != self.filename:
+        if self._stopped or event != "call":
             return None
-        name = frame.f_code.co_name
-        if self.function is not None and not self._active and name != self.function:
+        mode = self._classify(frame)
+        if mode is None:
             return None
-        if self.function is not None and name == self.function:
-            self._active += 1
         depth = self._depth
         self._depth += 1
-        if not name.startswith("<"):
+        shallow = mode == "shallow"
+        if not shallow and self._module_mode:
+            self._full.add(frame)
+        if not frame.f_code.co_name.startswith("<"):
+            line = frame.f_back.f_lineno if shallow and frame.f_back else frame.f_lineno
             event_dict: dict[str, Any] = {
                 "kind": "call",
-                "line": frame.f_lineno,
-                "source": self._source(frame.f_lineno),
-                "function": name,
+                "line": line,
+                "source": self._source(line),
+                "function": self._label(frame),
             }
             args = self._changed(frame)
             if args:
@@ -225,12 +287,48 @@ class Tracer:
                 event_dict["depth"] = depth
             if not self._add(event_dict):
                 return None
+        if shallow:
+            frame.f_trace_lines = False
+            return self._shallow
         return self._local
+
+    def _end(self, frame: FrameType) -> bool:
+        """Book-keeping of a frame that returns; True when it was unwinding (an exception)."""
+        self._depth -= 1
+        if self._is_target(frame.f_code):
+            self._active -= 1
+        self._full.discard(frame)
+        unwinding = frame in self._unwinding
+        self._unwinding.discard(frame)
+        return unwinding
+
+    def _shallow(self, frame: FrameType, event: str, arg: Any) -> Callable[..., Any] | None:
+        if self._stopped:
+            return None
+        if event == "exception":
+            self._unwinding.add(frame)
+        elif event == "return":
+            unwinding = self._end(frame)
+            self._snapshots.pop(frame, None)
+            if unwinding or frame.f_code.co_name.startswith("<"):
+                return None
+            line = frame.f_back.f_lineno if frame.f_back else 0
+            event_dict: dict[str, Any] = {
+                "kind": "return",
+                "line": line,
+                "source": self._source(line),
+                "function": self._label(frame),
+                "value": safe_repr(arg, self.repr_chars),
+            }
+            if self._depth > 0:
+                event_dict["depth"] = self._depth
+            self._add(event_dict)
+            return None
+        return self._shallow
 
     def _local(self, frame: FrameType, event: str, arg: Any) -> Callable[..., Any] | None:
         if self._stopped:
             return None
-        name = frame.f_code.co_name
         depth = self._depth - 1
         if event == "line":
             self._unwinding.discard(frame)
@@ -238,7 +336,7 @@ class Tracer:
                 "kind": "line",
                 "line": frame.f_lineno,
                 "source": self._source(frame.f_lineno),
-                "function": name,
+                "function": self._label(frame),
             }
             changed = self._changed(frame)
             if changed:
@@ -247,20 +345,16 @@ class Tracer:
                 event_dict["depth"] = depth
             return self._local if self._add(event_dict) else None
         if event == "return":
-            self._depth -= 1
-            if self.function is not None and name == self.function:
-                self._active -= 1
-            unwinding = frame in self._unwinding
-            self._unwinding.discard(frame)
+            unwinding = self._end(frame)
             changed = self._changed(frame)
             self._snapshots.pop(frame, None)
-            if unwinding or name.startswith("<"):
+            if unwinding or frame.f_code.co_name.startswith("<"):
                 return None
             event_dict = {
                 "kind": "return",
                 "line": frame.f_lineno,
                 "source": self._source(frame.f_lineno),
-                "function": name,
+                "function": self._label(frame),
                 "value": safe_repr(arg, self.repr_chars),
             }
             if changed:
@@ -279,10 +373,14 @@ class Tracer:
                 "kind": "exception",
                 "line": frame.f_lineno,
                 "source": self._source(frame.f_lineno),
-                "function": name,
+                "function": self._label(frame),
                 "value": exc_text(exc_type, exc_value, 2 * self.repr_chars),
             }
             if depth > 0:
                 event_dict["depth"] = depth
             return self._local if self._add(event_dict) else None
         return self._local
+
+
+def _qualname(code: CodeType) -> str:
+    return str(getattr(code, "co_qualname", code.co_name))

@@ -13,6 +13,10 @@ Flags (host-only hardening; inside Docker none is needed)::
     --pids-max N          processes allowed in that cgroup at once (default 128)
     --nproc N             RLIMIT_NPROC of children (default: 256 when dropping to UID)
     --tmp DIR             where per-run scratch directories are made (default: $TMPDIR)
+    --site-path DIR       (repeatable) a directory put on sys.path (after the snapshot's roots)
+                          of module-mode runs and on PYTHONPATH of commands: the repository's
+                          own dependencies (a virtual environment's site-packages); made
+                          read-only for children where the worker can (root)
 
 Line protocol (UTF-8 JSON, one object per line, ``\\n``-terminated; the worker's own stdout
 carries nothing else: children write to private pipes and never see it)::
@@ -26,6 +30,8 @@ carries nothing else: children write to private pipes and never see it)::
       {"op": "ping", "id": 1}                     -> {"id": 1, "ok": true, "pong": true}
       {"op": "run", "id": 2, "program": str, "setup": str, "trace": bool,
        "trace_function": str|null, "limits": {Limits fields},
+       "module": null | {"name": str, "file": str, "package": bool, "roots": [str],
+                         "tree": str, "origin": str|null}     (see runtime/modules.py)
        "tests": [{"kind": "assert"|"check"|"stdio"|"script", "source": str,
                   "entry_point": str|null, "stdin": str, "expected_stdout": str|null}]}
                                                   -> {"id": 2, "ok": true, "results": [
@@ -34,7 +40,8 @@ carries nothing else: children write to private pipes and never see it)::
             "expected_repr": str|null, "stdout": str, "output_truncated": bool,
             "duration_s": float, "trace": {"events": [...], "truncated": bool}}, ...]}
       {"op": "command", "id": 3, "argv": [str], "files": {path: text},
-       "directory": str|null, "junit_xml": str|null, "limits": {Limits fields}}
+       "directory": str|null, "junit_xml": str|null, "limits": {Limits fields},
+       "pythonpath": [str]  (directories relative to the working directory, put on PYTHONPATH)}
                                                   -> {"id": 3, "ok": true, "result": {
            "status": ..., "exit_code": int|null, "stdout": str, "stderr": str,
            "duration_s": float, "message": str,
@@ -63,7 +70,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 if __name__ == "__main__" and not __package__:
@@ -82,7 +89,7 @@ if __name__ == "__main__" and not __package__:
     raise SystemExit(_module.main())
 
 from . import harnesses, isolation
-from .commands import ScratchError, chown_tree, parse_junit, populate
+from .commands import ScratchError, chown_tree, parse_junit, populate, python_path
 from .outcomes import Outcome, compare_stdout, decode_child, ended_without_result, finish
 
 __all__ = ["PROTOCOL_VERSION", "Options", "Worker", "main", "parse_args"]
@@ -93,7 +100,7 @@ PROTOCOL_VERSION = 1
 _PRELOAD = (
     "array bisect collections copy dataclasses datetime decimal enum fractions functools "
     "heapq itertools json math operator random re statistics string textwrap typing "
-    "unicodedata cmath numbers queue threading subprocess"
+    "unicodedata cmath numbers queue threading subprocess __future__"
 )
 """Modules imported once by the worker so children never pay for them."""
 
@@ -130,6 +137,8 @@ class Options:
     """RLIMIT_NPROC of children."""
     tmp: str | None = None
     """Parent directory of the scratch directories."""
+    site_paths: list[str] = field(default_factory=list)
+    """Extra ``sys.path`` directories of module-mode runs (``--site-path``, repeatable)."""
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -140,7 +149,7 @@ def parse_args(argv: list[str]) -> Options:
     """
     options = Options()
     args = list(argv)
-    values = {"--drop-uid", "--drop-gid", "--pids-max", "--nproc", "--tmp"}
+    values = {"--drop-uid", "--drop-gid", "--pids-max", "--nproc", "--tmp", "--site-path"}
     while args:
         flag = args.pop(0)
         try:
@@ -148,6 +157,10 @@ def parse_args(argv: list[str]) -> Options:
                 value = args.pop(0)
                 if flag == "--tmp":
                     options.tmp = value
+                elif flag == "--site-path":
+                    if not os.path.isabs(value):
+                        raise ValueError(f"--site-path needs an absolute directory, got {value!r}")
+                    options.site_paths.append(value)
                 else:
                     setattr(options, flag[2:].replace("-", "_"), int(value))
             elif flag == "--unshare-net":
@@ -235,6 +248,8 @@ class Worker:
         self.has_pidfd = hasattr(os, "pidfd_open")
         self.oom_seen = 0
         self.shared_tmp_seen: dict[str, int] = {}
+        self.read_only: dict[str, str | None] = {}
+        """Paths made read-only for children (value: ``None``, or why that failed)."""
 
     # -- set-up ---------------------------------------------------------------------------
     def setup(self) -> None:
@@ -268,6 +283,8 @@ class Worker:
                 isolation.set_oom_score(-500)  # the kernel should kill a child, not the worker
         self.base_dir = tempfile.mkdtemp(prefix="beadline-w", dir=options.tmp or _scratch_parent())
         os.chmod(self.base_dir, 0o711)
+        for path in options.site_paths:
+            self._protect(path)
         self.devnull = os.open(os.devnull, os.O_RDWR)
         for name in _PRELOAD.split():
             with contextlib.suppress(ImportError):
@@ -299,6 +316,7 @@ class Worker:
         stdlib = os.path.dirname(os.__file__)
         needs = [sys.executable, os.path.realpath(sys.executable), stdlib, sys.prefix]
         needs += [p for p in sys.path if os.path.isabs(p) and os.path.isdir(p)]
+        needs += [p for p in self.options.site_paths if os.path.isdir(p)]
         staging = tempfile.mkdtemp(prefix="beadline-stage")
         try:
             problem = isolation.expose_to_others(needs, staging)
@@ -324,6 +342,19 @@ class Worker:
             f"uid {uid} cannot read the interpreter at {probe[0]} ({problem or 'permissions'}): "
             "children keep the worker's uid"
         )
+
+    def _protect(self, path: str) -> None:
+        """Make ``path`` read-only for every later child, once (root only; best effort: the
+        children's uid and the files' modes still apply where this is not possible)."""
+        if path in self.read_only or not os.path.isdir(path):
+            return
+        scratch = self.base_dir.rstrip("/") + "/"
+        if os.geteuid() != 0:
+            self.read_only[path] = "not root"
+        elif scratch.startswith(path.rstrip("/") + "/"):
+            self.read_only[path] = "holds the scratch directories"
+        else:
+            self.read_only[path] = isolation.bind_read_only(path)
 
     def _sweep_shared_tmp(self) -> None:
         """Remove what the unprivileged uid left in world-writable directories (``/tmp``...).
@@ -568,7 +599,11 @@ class Worker:
     def run(self, request: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Run every test case of a ``run`` request, each in its own child."""
         limits = _limits(request.get("limits"))
-        prepared = harnesses.prepare({**request, "limits": limits})
+        prepared = harnesses.prepare({**request, "limits": limits}, site=self.options.site_paths)
+        if prepared.module is not None:
+            for path in (prepared.module.tree, prepared.module.origin):
+                if path:
+                    self._protect(path)
         results = []
         for case in prepared.cases:
             if prepared.error is not None or case.error is not None:
@@ -658,6 +693,9 @@ class Worker:
                 "HOME": run_dir,
                 "TMPDIR": run_dir,
             }
+            pythonpath = python_path(run_dir, request.get("pythonpath"), self.options.site_paths)
+            if pythonpath:
+                env["PYTHONPATH"] = pythonpath
 
             def body(result_fd: int) -> NoReturn:
                 for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):

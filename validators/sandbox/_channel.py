@@ -20,20 +20,23 @@ import os
 import select
 import time
 from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
-from beadline.validators.errors import SandboxError
+from beadline.validators.errors import SandboxError, UserError
 from beadline.validators.executor import (
     CommandRequest,
     CommandResult,
     JUnitCase,
     Limits,
+    ModuleContext,
     RunRequest,
     RunResult,
     TestResult,
     TestStatus,
     Trace,
 )
+from beadline.validators.snapshot import SnapshotError
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -41,12 +44,14 @@ __all__ = [
     "Channel",
     "ChannelError",
     "FdStream",
+    "SnapshotMount",
     "WorkerDied",
     "WorkerTimeout",
     "command_deadline",
     "decode_command",
     "decode_run",
     "encode_command",
+    "encode_module",
     "encode_run",
     "failed_command",
     "failed_run",
@@ -228,10 +233,19 @@ class Channel:
         with contextlib.suppress(OSError):
             self.stream.write(b'{"op": "exit"}\n')
 
-    def run(self, request: RunRequest, *, backend: str, grace_s: float = 2.0) -> RunResult:
-        """Run a request through the worker (see :meth:`call` for the errors)."""
+    def run(
+        self,
+        request: RunRequest,
+        *,
+        backend: str,
+        grace_s: float = 2.0,
+        mount: SnapshotMount | None = None,
+    ) -> RunResult:
+        """Run a request through the worker (see :meth:`call` for the errors; ``mount``: see
+        :func:`encode_module`)."""
         start = time.monotonic()
-        answer = self.call(encode_run(request), run_deadline(request, grace_s=grace_s))
+        message = encode_run(request, mount=mount)
+        answer = self.call(message, run_deadline(request, grace_s=grace_s))
         return decode_run(request, answer, backend=backend, duration_s=time.monotonic() - start)
 
     def command(
@@ -259,14 +273,60 @@ def _limits_json(limits: Limits) -> dict[str, Any]:
     }
 
 
-def encode_run(request: RunRequest) -> dict[str, Any]:
-    """The worker's ``run`` message for ``request`` (without ``id``)."""
+SnapshotMount = tuple[str, str]
+"""``(host directory, worker directory)``: where the worker sees the snapshot store."""
+
+
+def encode_module(context: ModuleContext, *, mount: SnapshotMount | None = None) -> dict[str, Any]:
+    """The ``module`` field of a run message (paths as the worker sees them).
+
+    Args:
+        context: The module context.
+        mount: Where the snapshot store appears inside the sandbox (docker); ``None``: the
+            worker sees host paths (local), and is told the user's repository (``origin``) so
+            it can make it read-only for its children.
+
+    Raises:
+        UserError: ``mount`` is given and the snapshot is not in the mounted store.
+    """
+    snapshot = context.snapshot
+    if not snapshot.path.is_dir():
+        raise SnapshotError(
+            f"the snapshot of {snapshot.origin} at {snapshot.path} no longer exists; make a new "
+            "one with snapshot_repo(repo)"
+        )
+
+    def seen(path: Path) -> str:
+        if mount is None:
+            return str(path)
+        host, inside = mount
+        if not path.is_relative_to(host):
+            raise UserError(
+                f"the snapshot {snapshot.path} is not in the snapshot store {host} mounted into "
+                "the sandbox containers; make snapshots with snapshot_repo() (the default store)"
+            )
+        return str(PurePosixPath(inside) / path.relative_to(host).as_posix())
+
+    return {
+        "name": context.module,
+        "file": seen(snapshot.path / context.file),
+        "package": context.is_package,
+        "roots": [seen(p) for p in snapshot.root_paths()],
+        "tree": seen(snapshot.path),
+        "origin": str(snapshot.origin) if mount is None else None,
+    }
+
+
+def encode_run(request: RunRequest, *, mount: SnapshotMount | None = None) -> dict[str, Any]:
+    """The worker's ``run`` message for ``request`` (without ``id``; ``mount``: see
+    :func:`encode_module`)."""
     return {
         "op": "run",
         "program": request.program,
         "setup": request.setup,
         "trace": request.trace,
-        "trace_function": request.trace_function,
+        "trace_function": request.traced,
+        "module": None if request.context is None else encode_module(request.context, mount=mount),
         "limits": _limits_json(request.limits),
         "tests": [
             {
@@ -291,6 +351,7 @@ def encode_command(request: CommandRequest, *, directory: str | None = None) -> 
         "directory": str(path) if path is not None else None,
         "junit_xml": request.junit_xml,
         "limits": _limits_json(request.limits),
+        "pythonpath": list(request.pythonpath),
     }
 
 

@@ -71,7 +71,7 @@ from beadline.validators.sandbox.probe import DEFAULT_IMAGE
 if TYPE_CHECKING:
     from docker import DockerClient
 
-__all__ = ["ENTRY_SCRIPT", "RUNTIME_DIR", "DockerExecutor", "DockerHardening"]
+__all__ = ["ENTRY_SCRIPT", "RUNTIME_DIR", "SNAPSHOT_MOUNT", "DockerExecutor", "DockerHardening"]
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 """The worker folder, mounted read-only at ``/opt/beadline/runtime``."""
@@ -81,6 +81,9 @@ ENTRY_SCRIPT = Path(__file__).resolve().parent / "_container_entry.py"
 
 _ENTRY_MOUNT = "/opt/beadline/entry.py"
 _REPO_MOUNT = "/mnt/repo"
+SNAPSHOT_MOUNT = "/opt/beadline/snapshots"
+"""Where the snapshot store (:func:`~beadline.validators.snapshot.default_store_dir`) is
+bind-mounted read-only in every pool container."""
 _KILLED = frozenset({"timeout", "killed"})
 
 
@@ -231,6 +234,7 @@ class DockerExecutor(Executor):
             raise SandboxUnavailableError(f"the Docker engine cannot list images: {exc}") from exc
         with contextlib.suppress(DockerException):
             remove_stale_containers(self._client)
+        self._mount = _snapshot_mount()
         self.image = image
         self.workers = workers
         self.recycle_after = recycle_after
@@ -245,7 +249,7 @@ class DockerExecutor(Executor):
             pids_limit=pids_limit,
             cpus=cpus,
             tmpfs_mb=tmpfs_mb,
-            volumes=((ENTRY_SCRIPT, _ENTRY_MOUNT),),
+            volumes=((ENTRY_SCRIPT, _ENTRY_MOUNT), (Path(self._mount[0]), self._mount[1])),
             environment=(
                 ("PYTHONDONTWRITEBYTECODE", "1"),
                 ("PYTHONHASHSEED", "0"),
@@ -397,7 +401,9 @@ class DockerExecutor(Executor):
         recycle = True
         try:
             slot.runs += len(request.tests)
-            result = slot.channel.run(request, backend=self.name, grace_s=self.grace_s)
+            result = slot.channel.run(
+                request, backend=self.name, grace_s=self.grace_s, mount=self._mount
+            )
             recycle = any(r.status in _KILLED for r in result.results)
             return result
         except WorkerTimeout:
@@ -511,6 +517,13 @@ class DockerExecutor(Executor):
         return (
             f"DockerExecutor(image={self.image!r}, workers={self.workers}, closed={self._closed})"
         )
+
+
+def _snapshot_mount() -> tuple[str, str]:
+    """The snapshot store (made now if missing) and where every container sees it, read-only."""
+    from beadline.validators.snapshot import default_store
+
+    return str(default_store().directory), SNAPSHOT_MOUNT
 
 
 def _readable_by_others(root: Path) -> bool:

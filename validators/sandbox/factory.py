@@ -78,9 +78,17 @@ def make_executor(kind: ExecutorKind | str = "auto", **options: Any) -> Executor
     if kind not in _KINDS:
         raise UserError(f"unknown sandbox kind {kind!r}: use one of {', '.join(_KINDS)}")
     if kind == "docker":
+        if options.get("site_packages"):
+            raise UserError(
+                "site_packages is an option of the local sandbox; for docker, build an image "
+                "with the repository's requirements (see the README, 'Running in your "
+                "repository') and pass it as image=..."
+            )
         return _docker("docker: asked for", **options)
     if kind == "local":
         return _local("local: asked for", **options)
+    if options.get("site_packages"):
+        return _local("local: site_packages given (docker takes an image instead)", **options)
     try:
         _docker_class()
         ready, why = _docker_ready(options)
@@ -94,7 +102,15 @@ def make_executor(kind: ExecutorKind | str = "auto", **options: Any) -> Executor
     return _local(f"local: docker is not usable: {why}", **_only(options, docker=False))
 
 
-_LOCAL_ONLY = {"drop_uid", "cgroup", "isolate_network", "pids_max", "python", "tmp_dir"}
+_LOCAL_ONLY = {
+    "drop_uid",
+    "cgroup",
+    "isolate_network",
+    "pids_max",
+    "python",
+    "tmp_dir",
+    "site_packages",
+}
 _DOCKER_ONLY = {
     "image",
     "client",

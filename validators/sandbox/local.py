@@ -254,6 +254,28 @@ def _searchable_by_others(path: Path) -> bool:
     return True
 
 
+def _site_dirs(site_packages: Sequence[str | Path]) -> list[str]:
+    """Absolute, existing directories of ``site_packages``.
+
+    Raises:
+        UserError: one is not a directory (or a single string was passed instead of a list).
+    """
+    if isinstance(site_packages, str | Path):
+        raise UserError(
+            f"LocalExecutor(site_packages=...) takes a list of directories, got {site_packages!r}"
+        )
+    found = []
+    for entry in site_packages:
+        path = Path(entry).expanduser()
+        if not path.is_dir():
+            raise UserError(
+                f"site-packages directory {str(entry)!r} does not exist; pass the repository's "
+                "environment, e.g. .venv/lib/python3.11/site-packages"
+            )
+        found.append(str(path.resolve()))
+    return found
+
+
 class LocalExecutor(Executor):
     """Runs programs in a pool of warm fork-server workers on this machine.
 
@@ -268,6 +290,12 @@ class LocalExecutor(Executor):
         startup_s: Seconds a worker may take to start.
         grace_s: Seconds allowed on top of a request's limits before a worker is declared
             stuck and restarted.
+        site_packages: Directories of the repository's own dependencies (its virtual
+            environment's ``site-packages``), put on ``sys.path`` of runs in a module context
+            (after the snapshot's import roots, before beadline's own environment) and on
+            ``PYTHONPATH`` of commands. Made read-only for the children where the worker can
+            (root). ``.pth`` files in them are not processed (an editable install of the
+            repository would point at the working tree).
 
     Example:
         >>> with LocalExecutor() as ex:  # doctest: +SKIP
@@ -288,6 +316,7 @@ class LocalExecutor(Executor):
         tmp_dir: str | None = None,
         startup_s: float = 30.0,
         grace_s: float = 2.0,
+        site_packages: Sequence[str | Path] = (),
     ) -> None:
         if workers is None:
             workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
@@ -313,6 +342,8 @@ class LocalExecutor(Executor):
             argv += ["--cgroup", "--pids-max", str(pids_max)]
         if tmp_dir is not None:
             argv += ["--tmp", tmp_dir]
+        for site in _site_dirs(site_packages):
+            argv += ["--site-path", site]
         env = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "LANG": "C.UTF-8",
