@@ -8,24 +8,17 @@ model of the same backend). Nothing but the protocol goes to stdout.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-from beadline.agents.models.choice import BACKEND_NAMES, model_choice
+from beadline.workflows.cli._options import choice_from, model_options
 from beadline.workflows.errors import UserError
 
 __all__ = ["mcp"]
 
 HOST = "127.0.0.1"
 """The only address ``--http`` binds."""
-
-
-def _thread_index() -> Path:
-    home = os.environ.get("BEADLINE_HOME")
-    base = Path(home).expanduser() if home else Path.home() / ".beadline"
-    return base / "threads.sqlite"
 
 
 @click.command("mcp")
@@ -35,30 +28,7 @@ def _thread_index() -> Path:
     default=None,
     help="The repository calls mean when they name none [default: the current directory].",
 )
-@click.option(
-    "-m",
-    "--model",
-    "model",
-    default=None,
-    envvar="BEADLINE_MODEL",
-    help="Model name, .gguf path, server model id, or scripted:FILE.yaml [default: smollm2-135m].",
-)
-@click.option(
-    "--backend",
-    type=click.Choice(BACKEND_NAMES),
-    default="llama_cpp",
-    show_default=True,
-    envvar="BEADLINE_BACKEND",
-    help="The model backend.",
-)
-@click.option(
-    "--base-url", default=None, envvar="BEADLINE_BASE_URL", help="OpenAI-compatible server URL."
-)
-@click.option(
-    "--api-key-env",
-    default=None,
-    help="NAME of the environment variable holding the API key (backend openai).",
-)
+@model_options(scripted=True)
 @click.option(
     "--sandbox",
     type=click.Choice(["auto", "local", "docker"]),
@@ -101,7 +71,9 @@ def mcp(
             f"beadline mcp needs the MCP SDK ({exc.name} is missing): "
             "pip install 'beadline[agents]'"
         ) from None
-    choice = model_choice(model, backend, base_url, api_key_env)
+    from beadline.workflows.cli.bead import thread_index
+
+    choice = choice_from(model, backend, base_url, api_key_env)
     where = (repo or Path.cwd()).resolve()
     if not where.is_dir():
         raise UserError(f"--repo {str(repo)!r} is not a directory; pass an existing repository")
@@ -110,7 +82,7 @@ def mcp(
         model=choice,
         sandbox=sandbox,
         decode_seconds=decode_seconds,
-        index=_thread_index(),
+        index=thread_index(),
     )
     server = build_server(defaults)
     if http:
