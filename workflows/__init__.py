@@ -21,7 +21,13 @@ __all__ = ["as_tool"]
 def __getattr__(name: str) -> Any:
     """``as_tool`` is imported on first use (it needs LangChain, the ``agents`` extra)."""
     if name == "as_tool":
-        from beadline.workflows.agent_api.langchain_tool import as_tool
-
+        try:
+            from beadline.workflows.agent_api.langchain_tool import as_tool
+        except ModuleNotFoundError as exc:
+            raise ModuleNotFoundError(
+                f"beadline.workflows.as_tool needs LangChain ({exc.name} is missing): "
+                "pip install 'beadline[agents]'",
+                name=exc.name,
+            ) from None
         return as_tool
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
