@@ -174,6 +174,8 @@ class _Session:
         if self.view is not None:
             self.view.__exit__(None, None, None)
             self.view = None
+            if not self.console.is_terminal:
+                self.console.print()  # a non-terminal Live leaves its last line open
         for line in self.after:
             self.console.print(line)
         self.after = []
