@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from beadline.workflows.bead.apply import ApplyResult, apply_to_repo, merge_function
+from beadline.workflows.bead.apply import ApplyResult, apply_bead, apply_to_repo, merge_function
 from beadline.workflows.bead.generation import EgcfgGenerator, ScriptedGenerator, StageGenerator
 from beadline.workflows.bead.loaders import load_bead, load_bead_file, load_bead_from_jsonl
 from beadline.workflows.bead.spec import Bead
@@ -51,6 +51,7 @@ __all__ = [
     "ScriptedGenerator",
     "StageGenerator",
     "ThreadInfo",
+    "apply_bead",
     "apply_to_repo",
     "build_bead_graph",
     "list_threads",

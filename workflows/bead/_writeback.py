@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from beadline.workflows.bead._outcome import Event, RunOutcome
-from beadline.workflows.bead.apply import apply_to_repo, merge_function
+from beadline.workflows.bead.apply import apply_bead
 from beadline.workflows.bead.report import build_report, write_report
 from beadline.workflows.bead.spec import Bead
 from beadline.workflows.bead.store import ThreadRecord
@@ -163,22 +163,14 @@ def _apply(values: dict[str, Any], dry_run: bool) -> dict[str, Any] | None:
     repo = values.get("repo")
     if values.get("status") != "passed" or bead is None or not repo:
         return None
-    target = Path(repo) / bead.target.file
-    original = target.read_text(encoding="utf-8") if target.is_file() else ""
-    merged = merge_function(
-        original,
+    result = apply_bead(
+        bead,
+        Path(repo),
         str(values.get("function", "")),
         str(values.get("setup", "")),
-        bead.target.function,
+        dry_run=dry_run,
     )
-    result = apply_to_repo(Path(repo), bead.target.file, merged, dry_run=dry_run)
-    return {
-        "path": str(result.path),
-        "backup": str(result.backup) if result.backup else None,
-        "diff": result.diff,
-        "dry_run": dry_run,
-        "written": result.written,
-    }
+    return result.to_json()
 
 
 def _tell_tracker(
