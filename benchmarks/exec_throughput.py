@@ -49,7 +49,7 @@ from beadline.validators.sandbox.factory import make_executor
 from beadline.validators.sandbox.local import WORKER_SCRIPT
 from beadline.validators.snapshot import default_store, module_context
 
-MBPP = Path(__file__).resolve().parents[2] / "shared" / "data" / "mbpp.jsonl"
+MBPP = Path(__file__).resolve().parent / "data" / "mbpp.jsonl"
 
 _BASELINE = """
 import json, sys
