@@ -85,7 +85,13 @@ def _check(
 ) -> StageVerdict:
     files = {} if text is None else {OPS: textwrap.dedent(text)}
     return check_integration(
-        repo, files, command, executor, limits=LIMITS, context=context, **kwargs  # type: ignore[arg-type]
+        repo,
+        files,
+        command,
+        executor,
+        limits=LIMITS,
+        context=context,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 
