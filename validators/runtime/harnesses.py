@@ -329,7 +329,7 @@ def _exception_result(
         return {
             "status": "error",
             "exc_type": "SystemExit",
-            "message": f"the program called sys.exit({exc.code!r}) during the test",
+            "message": f"the program called sys.exit({getattr(exc, 'code', None)!r}) during the test",
             "line": line,
         }
     if _isinstance(exc, _AssertionError) and case.kind in ("assert", "check"):

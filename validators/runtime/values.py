@@ -70,8 +70,8 @@ _set_iter = set.__iter__
 _frozenset_iter = frozenset.__iter__
 _dict_items = dict.items
 
-_KEYS = type({}.keys())
-_ITEMS = type({}.items())
+_KEYS: type[Any] = type({}.keys())
+_ITEMS: type[Any] = type({}.items())
 _SMALL_INT = 1 << 53
 
 _SUBCLASSABLE: tuple[type, ...] = (int, float, str, bytes, list, tuple, dict, set, frozenset)
@@ -424,7 +424,8 @@ def truth_of(decoded: Decoded) -> bool | None:
     ``__bool__``/``__len__``, which only the child could call)."""
     value = decoded.value
     if _isinstance(value, Opaque):
-        return value.truth
+        truth: bool | None = value.truth
+        return truth
     return bool(value)
 
 
