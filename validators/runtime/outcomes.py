@@ -1,11 +1,18 @@
 """Turning what the worker saw of a child into the protocol's result objects.
 
 Pure functions (no processes): the exit status of a child that sent no result becomes a status
-and a clear message, a child's result bytes are checked, stdio output is compared.
+and a clear message, a child's result bytes are checked, stdio output is compared, and every
+text that leaves the worker is capped (:func:`finish`, :func:`cap_command`): the child's result
+comes from the same process as the program under test, so its sizes are the program's choice.
+
+A result counts only from a child that then exited with status 0, as the harness does after
+writing it: a result followed by a signal (a fork that wrote one and killed its parent) or by
+another exit status is not the harness's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -13,14 +20,102 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .values import well_formed
+
 __all__ = [
+    "EXC_TYPE_CHARS",
+    "MESSAGE_CHARS",
+    "TRUNCATED",
     "Outcome",
+    "cap_command",
+    "cap_trace",
+    "case_result",
+    "clip",
     "compare_stdout",
     "decode_child",
     "ended_without_result",
     "finish",
     "signal_name",
+    "stdout_digest",
 ]
+
+
+TRUNCATED = "... [truncated]"
+"""Appended to a message cut to its cap."""
+
+MESSAGE_CHARS = 1000
+"""Characters kept of a result's ``message`` (marker included)."""
+
+EXC_TYPE_CHARS = 200
+"""Characters kept of an exception type name."""
+
+_JUNIT_CASES = 10_000
+_JUNIT_FIELD_CHARS = 1000
+_TRACE_KEYS = ("kind", "line", "source", "function", "value", "locals", "depth")
+
+
+def clip(text: str, limit: int, marker: str = TRUNCATED) -> str:
+    """``text`` cut to ``limit`` characters, ending in ``marker`` when it was cut."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(marker):
+        return text[:limit]
+    return text[: limit - len(marker)] + marker
+
+
+def _opt_text(value: Any, limit: int, marker: str = TRUNCATED) -> str | None:
+    return None if value is None else clip(str(value), limit, marker)
+
+
+def cap_trace(raw: Any, limits: Mapping[str, Any]) -> dict[str, Any]:
+    """A trace in protocol form whose size is bounded by ``limits``, whatever the child sent.
+
+    The tracer keeps its own caps; this is the backstop for a result the program wrote itself
+    (or names the tracer does not count): at most ``trace_events`` events, known keys only, each
+    text cut to ``trace_chars``, and about twice ``trace_chars`` characters in all. Anything
+    cut marks the trace truncated.
+    """
+    if not isinstance(raw, dict) or not isinstance(raw.get("events"), list):
+        return {"events": [], "truncated": False}
+    max_events = int(limits["trace_events"])
+    text_cap = int(limits["trace_chars"])
+    budget = 2 * text_cap + 64 * max_events
+    truncated = bool(raw.get("truncated")) or len(raw["events"]) > max_events
+    events: list[dict[str, Any]] = []
+    for item in raw["events"][:max_events]:
+        event, size = _cap_event(item, text_cap)
+        budget -= size
+        if event is None or budget < 0:
+            truncated = True
+            break
+        events.append(event)
+    return {"events": events, "truncated": truncated}
+
+
+def _cap_event(item: Any, text_cap: int) -> tuple[dict[str, Any] | None, int]:
+    """One trace event with its texts cut, and its size in characters."""
+    if not isinstance(item, dict) or not isinstance(item.get("kind"), str):
+        return None, 0
+    event: dict[str, Any] = {"line": 0}
+    size = 0
+    for key in _TRACE_KEYS:
+        if key not in item:
+            continue
+        value = item[key]
+        if key in ("line", "depth"):
+            event[key] = value if isinstance(value, int) and not isinstance(value, bool) else 0
+        elif key == "locals":
+            if not isinstance(value, dict):
+                continue
+            names = {
+                clip(str(k), 200, "..."): clip(str(v), text_cap, "...") for k, v in value.items()
+            }
+            event[key] = names
+            size += sum(len(k) + len(v) + 2 for k, v in names.items())
+        else:
+            event[key] = clip(str(value), text_cap, "...")
+            size += len(event[key])
+    return event, size
 
 
 @dataclass
@@ -76,13 +171,14 @@ def ended_without_result(outcome: Outcome, limits: Mapping[str, Any]) -> tuple[s
 
 
 def decode_child(outcome: Outcome, limits: Mapping[str, Any]) -> dict[str, Any]:
-    """The child's result dict, or an ``error``/``killed``/``timeout`` one saying why none came."""
+    """The child's result dict, or an ``error``/``killed``/``timeout`` one saying why none came
+    (or why the one that came does not count)."""
     if not outcome.result:
         status, message = ended_without_result(outcome, limits)
         return {"status": status, "exc_type": None, "message": message}
     try:
         decoded = json.loads(outcome.result)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {
             "status": "error",
             "exc_type": None,
@@ -94,7 +190,25 @@ def decode_child(outcome: Outcome, limits: Mapping[str, Any]) -> dict[str, Any]:
         return {"status": "error", "exc_type": None, "message": str(decoded["child_error"])}
     if decoded.get("status") not in ("passed", "failed", "error", "timeout", "killed"):
         return {"status": "error", "exc_type": None, "message": "malformed child result"}
+    wait = outcome.wait_status
+    if os.WIFSIGNALED(wait):
+        status, message = ended_without_result(outcome, limits)
+        return {"status": status, "exc_type": None, "message": message + " after the result"}
+    if not os.WIFEXITED(wait) or os.WEXITSTATUS(wait) != 0:
+        code = os.WEXITSTATUS(wait) if os.WIFEXITED(wait) else wait
+        return {
+            "status": "error",
+            "exc_type": None,
+            "message": f"the process ended with exit status {code} after the result was written "
+            "(a result the harness sends is followed by exit status 0)",
+        }
     return decoded
+
+
+def stdout_digest(text: str) -> str:
+    """SHA-256 of ``text`` with its whitespace normalised (the stdio comparison's view)."""
+    normal = " ".join(text.split())
+    return hashlib.sha256(normal.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def compare_stdout(stdout: bytes, want: str | None, limits: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,15 +242,73 @@ def finish(
 ) -> dict[str, Any]:
     """The protocol's result object of one test case."""
     cap = int(limits["output_bytes"])
-    return {
+    repr_cap = max(int(limits["repr_chars"]), 16)
+    line = result.get("line")
+    answer = {
         "status": result.get("status", "error"),
-        "exc_type": result.get("exc_type"),
-        "message": str(result.get("message", "")),
-        "line": result.get("line"),
-        "return_repr": result.get("return_repr"),
-        "expected_repr": result.get("expected_repr"),
+        "exc_type": _opt_text(result.get("exc_type"), EXC_TYPE_CHARS),
+        "message": clip(str(result.get("message", "")), MESSAGE_CHARS),
+        "line": line if isinstance(line, int) and not isinstance(line, bool) else None,
+        "return_repr": _opt_text(result.get("return_repr"), repr_cap, "..."),
+        "expected_repr": _opt_text(result.get("expected_repr"), repr_cap, "..."),
         "stdout": stdout[:cap].decode("utf-8", "replace"),
         "output_truncated": total > cap,
         "duration_s": round(duration, 6),
-        "trace": result.get("trace") or {"events": [], "truncated": False},
+        "trace": cap_trace(result.get("trace"), limits),
     }
+    _pass_data(result, answer)
+    return answer
+
+
+def _pass_data(result: Mapping[str, Any], answer: dict[str, Any]) -> None:
+    """Copy the data a host-judged case carries (values, records, a digest), when well formed."""
+    if "value" in result:
+        value = result["value"]
+        answer["value"] = value if isinstance(value, list) and well_formed(value) else None
+    truth = result.get("truth")
+    if isinstance(truth, bool):
+        answer["truth"] = truth
+    if "records" in result:
+        records = result["records"]
+        ok = isinstance(records, list) and well_formed(records, max_depth=80)
+        answer["records"] = records if ok else None
+    digest = result.get("stdout_digest")
+    if isinstance(digest, str) and len(digest) == 64:
+        answer["stdout_digest"] = digest
+
+
+def cap_command(result: dict[str, Any]) -> dict[str, Any]:
+    """A command result with its message and JUnit cases bounded (stdout/stderr already are)."""
+    result["message"] = clip(str(result.get("message", "")), MESSAGE_CHARS)
+    junit = result.get("junit") or []
+    result["junit"] = [
+        {key: clip(str(case.get(key, "")), _JUNIT_FIELD_CHARS) for key in case}
+        for case in junit[:_JUNIT_CASES]
+        if isinstance(case, dict)
+    ]
+    return result
+
+
+def case_result(
+    outcome: Outcome, kind: str, expected_stdout: str | None, limits: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The protocol result of one test case (``kind``: its test kind) from what its child did."""
+    if outcome.timed_out:
+        result: dict[str, Any] = {
+            "status": "timeout",
+            "exc_type": None,
+            "message": f"timed out after {limits['wall_s']} s",
+        }
+    elif outcome.output_exceeded:
+        cap = max(1 << 20, 64 * int(limits["output_bytes"]))
+        result = {
+            "status": "killed",
+            "exc_type": None,
+            "message": f"output limit exceeded: the program wrote more than {cap} bytes",
+        }
+    else:
+        result = decode_child(outcome, limits)
+        if kind == "stdio" and result.get("status") == "passed":
+            result.update(compare_stdout(outcome.stdout, expected_stdout, limits))
+            result["stdout_digest"] = stdout_digest(outcome.stdout.decode("utf-8", "replace"))
+    return finish(result, outcome.stdout, outcome.stdout_total, outcome.duration_s, limits)

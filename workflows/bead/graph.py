@@ -4,7 +4,7 @@
 
     START → preflight → signature → setup → body ⟲ (one part at a time) → integration → finish → END
                               ↑ a failed validation routes back to the stage it points to ↑
-                              review (interrupt) between stages when review mode is on
+                              ask_review → review (interrupt) between stages when review mode is on
 
 * ``preflight`` (:mod:`~beadline.workflows.bead.preflight`) checks the input before any model
   time: the target can be placed in its module, the module imports in the sandbox, and the
@@ -27,9 +27,16 @@
 * Review mode calls :func:`langgraph.types.interrupt` at each stage boundary and when a budget is
   spent; resume with ``Command(resume={"action": "approve" | "edit" | "retry" | "abort", ...})``
   (see :mod:`beadline.workflows.bead.review`). Interrupts need a checkpointer and a ``thread_id``; the
-  review node re-runs from its start on resume.
+  review node re-runs from its start on resume, so it has no side effect before its
+  ``interrupt``: the ``review_requested`` event comes from the ``ask_review`` node before it, once
+  per review.
+* ``apply=True`` (off by default, for a parent graph that wants the file written): on success
+  ``finish`` merges the function into its target file and writes it atomically, as
+  ``beadline bead run`` does (:func:`~beadline.workflows.bead.apply.apply_bead`); the output's
+  ``applied`` holds the path, the backup and the diff.
 * Progress events (``stage_started``, ``stage_validated``, ``stage_failed``,
-  ``candidates_executed``, ``finished`` …) go to LangGraph's ``custom`` stream mode.
+  ``candidates_executed``, ``review_requested``, ``applied``, ``finished`` …) go to LangGraph's
+  ``custom`` stream mode.
 
 The state holds only JSON-like values, so any checkpointer can store it (the CLI uses SQLite:
 one thread per bead run). Run with ``durability="sync"`` (as :func:`~.review.drive` does) and a
@@ -53,8 +60,10 @@ from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Cost
 from beadline.validators.errors import BeadlineError
 from beadline.validators.executor import Executor
-from beadline.workflows.bead._stage_checks import clean_code
-from beadline.workflows.bead.apply import split_program
+from beadline.workflows.bead._stage_checks import (
+    clean_code,
+)
+from beadline.workflows.bead.apply import ApplyError, split_program
 from beadline.workflows.bead.generation import (
     EgcfgGenerator,
     Feedback,
@@ -72,6 +81,7 @@ from beadline.workflows.bead.preflight import preflight
 from beadline.workflows.bead.review import ReviewAnswer, make_payload, parse_answer
 from beadline.workflows.bead.spec import Bead
 from beadline.workflows.bead.validation import StageInputs, StageValidator
+from beadline.workflows.bead.write import write_result
 from beadline.workflows.errors import BeadError, UserError
 
 __all__ = [
@@ -90,6 +100,7 @@ input cannot be run (missing repository, command not found). ``aborted``: a revi
 
 Stage = Literal["signature", "setup", "body", "integration"]
 NodeName = Literal["signature", "setup", "body", "integration", "review", "finish"]
+"""Where :meth:`_BeadNodes.route` goes; ``review`` is entered through ``ask_review``."""
 _STAGES: tuple[Stage, ...] = ("signature", "setup", "body", "integration")
 _REPEATED = "the generator returned the code that just failed"
 _NOT_RUN = "); it was not run again"
@@ -136,6 +147,9 @@ class BeadOutput(TypedDict, total=False):
     """Where the target is: file, module, qualname, exists, stub."""
     repo_view: dict[str, Any] | None
     """What the prompt showed of the repository, and what was cut to fit."""
+    """The integration command on the unchanged repository."""
+    applied: dict[str, Any] | None
+    """With ``apply=True``: what was written (path, backup, diff, dry_run, written, created)."""
 
 
 class BeadState(TypedDict, total=False):
@@ -172,6 +186,7 @@ class BeadState(TypedDict, total=False):
     original_digest: str
     target: dict[str, Any] | None
     repo_view: dict[str, Any] | None
+    applied: dict[str, Any] | None
 
 
 def _emit(event: dict[str, Any]) -> None:
@@ -207,11 +222,20 @@ def _add_cost(state: BeadState, cost: Cost) -> dict[str, float]:
 class _BeadNodes:
     """The node functions, bound to one generator and one executor."""
 
-    def __init__(self, generator: StageGenerator, executor: Executor, review: bool) -> None:
+    def __init__(
+        self,
+        generator: StageGenerator,
+        executor: Executor,
+        review: bool,
+        apply: bool = False,
+        dry_run: bool = False,
+    ) -> None:
         self.generator = generator
         self.executor = executor
         self.review = review
         self.validator = StageValidator(executor)
+        self.apply = apply
+        self.dry_run = dry_run
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -433,8 +457,28 @@ class _BeadNodes:
             update["repo_view"] = generated.context
         return update
 
+    def ask_review(self, state: BeadState) -> dict[str, Any]:
+        """Announce a review (``review_requested``), once: the node after it interrupts.
+
+        The event cannot be sent from :meth:`review_node` itself: a node that interrupts runs
+        again from its start when the thread is resumed, so it would be sent twice.
+        """
+        pending = state.get("pending") or {}
+        _emit(
+            {
+                "event": "review_requested",
+                "bead": state.get("bead_id", ""),
+                "stage": pending.get("stage", "integration"),
+                "part": int(pending.get("part", 0)),
+            }
+        )
+        return {}
+
     def review_node(self, state: BeadState) -> dict[str, Any]:
-        """Show the pending stage to a person (``interrupt``) and apply the answer."""
+        """Show the pending stage to a person (``interrupt``) and apply the answer.
+
+        Runs again from its start on resume: nothing before ``interrupt`` may have effects.
+        """
         bead = self.bead(state)
         pending = dict(state.get("pending") or {})
         stage = cast(Stage, pending.get("stage", "integration"))
@@ -445,8 +489,9 @@ class _BeadNodes:
             pending=pending,
             program=self.layout(state).program,
             exhausted=exhausted,
+            bead=bead,
+            state=state,
         )
-        _emit({"event": "review_requested", "bead": bead.id, "stage": stage, "part": part})
         value = interrupt(payload)
         while True:
             try:
@@ -559,13 +604,29 @@ class _BeadNodes:
                     f"bead {bead_id}: stage {key} failed after {attempts} attempt(s): "
                     f"{pending.get('summary', '')}"
                 )
+        update: dict[str, Any] = {"program": layout.program, "function": function}
+        if status == "passed" and self.apply:
+            try:
+                written = write_result(state, self.bead(state), self.executor, dry_run=self.dry_run)
+            except ApplyError as exc:
+                status = "failed"
+                message = (
+                    f"bead {bead_id}: all stages validated but the file was not written: {exc}"
+                )
+            else:
+                result = written.applied
+                update["applied"] = written.to_json(dry_run=self.dry_run)
+                _emit(
+                    {
+                        "event": "applied",
+                        "bead": bead_id,
+                        "path": str(result.path),
+                        "written": result.written,
+                        "dry_run": result.dry_run,
+                    }
+                )
         _emit({"event": "finished", "bead": bead_id, "status": status, "message": message})
-        return {
-            "status": status,
-            "message": message,
-            "program": layout.program,
-            "function": function,
-        }
+        return {"status": status, "message": message, **update}
 
     # ---- routing -------------------------------------------------------------------------
 
@@ -632,6 +693,8 @@ def build_bead_graph(
     settings: DecoderSettings | None = None,
     checkpointer: Checkpointer = None,
     review: bool = False,
+    apply: bool = False,
+    dry_run: bool = False,
     interrupt_before: Sequence[str] | None = None,
     interrupt_after: Sequence[str] | None = None,
     name: str | None = None,
@@ -647,12 +710,20 @@ def build_bead_graph(
         checkpointer: Where state is saved (needed for review mode and resume); a parent graph's
             checkpointer is used when this graph runs as its subgraph.
         review: Interrupt at each stage boundary and when a budget is spent.
+        apply: On success, merge the function into ``repo``/``target.file`` and write it
+            atomically (the previous file kept as ``<name>.bak``), as ``beadline bead run``
+            does; the output's ``applied`` says what was written. Off by default: an embedding
+            graph may want to write (or not) itself. A run without a repository is ``invalid``.
+        dry_run: With ``apply``, compute the diff (``applied["diff"]``) without writing.
         interrupt_before: Node names to pause before (passed to ``compile``).
         interrupt_after: Node names to pause after (passed to ``compile``).
         name: The compiled graph's name (default ``bead``).
 
     Returns:
         The compiled graph: input :class:`BeadInput`, output :class:`BeadOutput`.
+
+    Raises:
+        UserError: ``dry_run`` without ``apply``.
 
     Example:
         >>> from beadline.validators.testing import FakeExecutor
@@ -663,22 +734,27 @@ def build_bead_graph(
         generator: StageGenerator = model_or_generator
     else:
         generator = EgcfgGenerator(model_or_generator, executor, settings)
-    nodes = _BeadNodes(generator, executor, review)
+    if dry_run and not apply:
+        raise UserError("dry_run=True needs apply=True (it is the diff of what apply would write)")
+    nodes = _BeadNodes(generator, executor, review, apply=apply, dry_run=dry_run)
     builder: StateGraph[BeadState, None, BeadInput, BeadOutput] = StateGraph(
         BeadState, input_schema=BeadInput, output_schema=BeadOutput
     )
     builder.add_node("preflight", nodes.preflight)
     for stage in _STAGES:
         builder.add_node(stage, nodes.stage(stage))
+    builder.add_node("ask_review", nodes.ask_review)
     builder.add_node("review", nodes.review_node)
     builder.add_node("finish", nodes.finish)
     builder.add_edge(START, "preflight")
     builder.add_conditional_edges(
         "preflight", nodes.route_preflight, {"signature": "signature", "finish": "finish"}
     )
-    path_map: dict[Any, str] = {n: n for n in (*_STAGES, "review", "finish")}
+    path_map: dict[Any, str] = {n: n for n in (*_STAGES, "finish")}
+    path_map["review"] = "ask_review"
     for source in (*_STAGES, "review"):
         builder.add_conditional_edges(source, nodes.route, path_map)
+    builder.add_edge("ask_review", "review")
     builder.add_edge("finish", END)
     return builder.compile(
         checkpointer=checkpointer,
