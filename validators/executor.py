@@ -233,6 +233,14 @@ class TestResult:
     """Wall time of the run inside the sandbox."""
     trace: Trace = field(default_factory=Trace)
     """The line trace (empty when tracing was off)."""
+    judged_by: Literal["host", "sandbox"] = "sandbox"
+    """Who decided the status. ``host``: the test's expected value never entered the sandbox
+    (the child returned the value it computed as data and the host compared it: an
+    ``assert A == <literal>``, a ``check`` whose asserts are all of that kind, a stdio case),
+    so the program could pass only by producing it. ``sandbox``: the harness inside the
+    candidate's process decided (a comparison of two expressions, a truth test, a script);
+    a program that forges the harness's own report could have changed it. See
+    :mod:`beadline.validators.judging`."""
 
     @property
     def passed(self) -> bool:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from beadline.validators import integration_checks
 from beadline.validators.errors import UserError
 from beadline.validators.executor import (
     CommandRequest,
@@ -73,6 +74,9 @@ HARD_ERRORS: frozenset[str] = frozenset(
     }
 )
 """Exception types that fail a smoke run wherever they are raised (even in the test line)."""
+
+_BASELINES = integration_checks.BaselineCache()
+"""Integration baselines per snapshot and command, remembered for this process."""
 
 _MAX_EVIDENCE_TESTS = 3
 _TRACE_LINES = 24
@@ -347,6 +351,7 @@ def check_integration(
     limits: Limits | None = None,
     context: ModuleContext | None = None,
     junit_xml: str | None = None,
+    baseline: CommandResult | None = None,
 ) -> StageVerdict:
     """Run an integration command in a scratch copy of ``repo`` with ``files`` written over it.
 
@@ -354,6 +359,18 @@ def check_integration(
     a writable overlay) and writes ``files`` into the copy. With ``context``, the copy is made
     of the context's snapshot (the files the candidates ran on) and its import roots are on the
     command's ``PYTHONPATH``.
+
+    The exit status alone is not trusted (the code under test runs inside the runner and can
+    choose it; see :mod:`beadline.validators.integration_checks`): a pytest command always
+    writes a JUnit report (one is asked for when ``junit_xml`` is not given), and passes only
+    when the report exists, lists no failure and shows tests that ran; every test that ran on
+    the unchanged repository (``baseline``) must run again, not skipped or xfailed, and one
+    that does not is added to ``verdict.command.junit`` as an ``error`` case. A ``python -m
+    unittest`` command must print its ``Ran N tests ... OK`` summary.
+
+    Baselines: with ``context``, a pytest run with no ``files`` *is* the baseline of that
+    snapshot and command, and is remembered; a later check of the same snapshot and command
+    without ``baseline`` uses it, or first runs it (once per snapshot).
 
     Args:
         repo: The repository directory.
@@ -365,6 +382,8 @@ def check_integration(
         context: The module context of the bead; its snapshot must be of ``repo``.
         junit_xml: Relative path of a JUnit report the command writes (e.g. pytest's
             ``--junitxml=``); its cases land in ``verdict.command.junit``.
+        baseline: The same command's result on the unchanged repository (its JUnit cases are
+            the tests that must run again).
 
     Returns:
         An ``integration`` verdict; the evidence has the failing JUnit cases (when any) and the
@@ -392,16 +411,37 @@ def check_integration(
             )
         directory = snapshot.path
         pythonpath = snapshot.import_roots
-    request = CommandRequest(
-        argv=tuple(command),
-        files=dict(files),
-        directory=directory,
-        pythonpath=pythonpath,
-        junit_xml=junit_xml,
-    )
-    if limits is not None:
-        request = replace(request, limits=limits)
-    result = executor.run_command(request)
+    argv, report = integration_checks.with_junit(command, junit_xml)
+
+    def run(written: Mapping[str, str]) -> CommandResult:
+        request = CommandRequest(
+            argv=argv,
+            files=dict(written),
+            directory=directory,
+            pythonpath=pythonpath,
+            junit_xml=report,
+        )
+        if limits is not None:
+            request = replace(request, limits=limits)
+        return executor.run_command(request)
+
+    key = (str(directory), tuple(command), junit_xml, pythonpath)
+    remembered = context is not None and integration_checks.is_pytest(argv)
+    if baseline is None and remembered and files:
+        baseline = _BASELINES.get(key)
+        if baseline is None:
+            baseline = run({})
+            _BASELINES.put(key, baseline)
+    result = run(files)
+    if remembered and not files:
+        _BASELINES.put(key, result)
+    problems, result = integration_checks.problems(argv, result, baseline)
+    return _integration_verdict(command, result, problems)
+
+
+def _integration_verdict(
+    command: Sequence[str], result: CommandResult, problems: Sequence[str]
+) -> StageVerdict:
     shown = " ".join(command)
     if result.passed:
         return StageVerdict(
@@ -410,14 +450,18 @@ def check_integration(
             summary=f"`{shown}` passed in {result.duration_s:.1f} s",
             command=result,
         )
-    if result.status == "timeout":
+    if problems:
+        what = "did not show its tests passed"
+    elif result.status == "timeout":
         what = "timed out"
     elif result.exit_code is None:
         what = f"was {result.status}"
     else:
         what = f"exited {result.exit_code}"
     summary = f"`{shown}` {what}"
-    if result.message:
+    if problems:
+        summary += ": " + "; ".join(problems)
+    elif result.message:
         summary += f": {result.message}"
     evidence = [summary]
     for case in result.junit:

@@ -13,6 +13,7 @@ from beadline.validators.executor import (
     CommandRequest,
     CommandResult,
     Executor,
+    JUnitCase,
     RunRequest,
     RunResult,
     TestResult,
@@ -24,6 +25,17 @@ RunFn = Callable[[RunRequest], RunResult]
 """Computes the result of a run request."""
 CommandFn = Callable[[CommandRequest], CommandResult]
 """Computes the result of a command request."""
+
+
+def _command_passes(request: CommandRequest) -> CommandResult:
+    """Exit status 0; when a JUnit report is asked for, one passed case in it (as a real
+    runner writes: the integration stage does not take an exit status alone as a pass)."""
+    junit = (
+        (JUnitCase(name="test_fake", classname="fake", status="passed"),)
+        if request.junit_xml
+        else ()
+    )
+    return CommandResult(status="passed", exit_code=0, junit=junit)
 
 
 def _all_pass(request: RunRequest) -> RunResult:
@@ -40,7 +52,7 @@ class FakeExecutor(Executor):
 
     def __init__(self, on_run: RunFn = _all_pass, on_command: CommandFn | None = None) -> None:
         self.on_run = on_run
-        self.on_command = on_command or (lambda _r: CommandResult(status="passed", exit_code=0))
+        self.on_command = on_command or _command_passes
         self.requests: list[RunRequest] = []
         """Every run request, in order."""
         self.commands: list[CommandRequest] = []

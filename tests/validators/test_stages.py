@@ -154,7 +154,13 @@ def test_integration_passes_files_and_directory(tmp_path: Path) -> None:
     assert verdict.ok
     (request,) = fake.commands
     assert request.directory == tmp_path and request.files == {"pkg/m.py": "x = 1\n"}
-    assert request.argv == ("python", "-m", "pytest")
+    # a fresh JUnit report is asked for: pytest's exit status alone is not a pass
+    assert request.junit_xml and request.argv == (
+        "python",
+        "-m",
+        "pytest",
+        f"--junitxml={request.junit_xml}",
+    )
 
 
 def test_integration_failure_evidence_has_junit_cases_and_output(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from beadline.validators.executor import (
     CommandRequest,
     CommandResult,
     Executor,
+    JUnitCase,
     RunRequest,
     RunResult,
     TestCase,
@@ -31,6 +32,7 @@ from beadline.validators.executor import (
     Trace,
     TraceEvent,
 )
+from beadline.validators.runtime.commands import parse_junit
 
 SAMPLE_REPO = Path(__file__).resolve().parents[2] / "examples" / "sample_repo"
 
@@ -141,12 +143,17 @@ class InProcessExecutor(Executor):
                 return CommandResult(
                     status="error", exit_code=127, message=f"command not found: {argv[0]}"
                 )
+            junit: tuple[JUnitCase, ...] = ()
+            if request.junit_xml and (work / request.junit_xml).is_file():
+                cases, _problem = parse_junit(str(work / request.junit_xml))
+                junit = tuple(JUnitCase(**case) for case in cases)
             return CommandResult(
                 status="passed" if done.returncode == 0 else "failed",
                 exit_code=done.returncode,
                 stdout=done.stdout[-4000:],
                 stderr=done.stderr[-4000:],
                 duration_s=time.monotonic() - started,
+                junit=junit,
             )
 
 

@@ -24,6 +24,7 @@ from .outcomes import Outcome, ended_without_result
 __all__ = [
     "ScratchError",
     "chown_tree",
+    "clip_output",
     "command_env",
     "command_result",
     "exec_body",
@@ -31,6 +32,7 @@ __all__ = [
     "populate",
     "python_path",
     "read_junit",
+    "remove_stale_report",
 ]
 
 
@@ -87,6 +89,32 @@ def _drop_byte_code(path: str) -> None:
         if name.startswith(base + ".") and name.endswith(".pyc"):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(cache, name))
+
+
+def remove_stale_report(root: str, relative: Any) -> None:
+    """Remove a JUnit report the copied directory already holds at the command's report path,
+    so that only a report the command writes now can be read back.
+
+    Raises:
+        ScratchError: the path is absolute or leaves the scratch directory.
+    """
+    if not relative:
+        return
+    path = _inside(root, str(relative))
+    if os.path.islink(path) or os.path.isfile(path):
+        os.unlink(path)
+
+
+def clip_output(data: bytes, cap: int) -> str:
+    """Captured output kept to about ``cap`` bytes: its head and its tail (where a test
+    runner prints its summary) around a marker saying how much was cut."""
+    if len(data) <= cap:
+        return data.decode("utf-8", "replace")
+    half = max(cap // 2, 1)
+    cut = len(data) - 2 * half
+    head = data[:half].decode("utf-8", "replace")
+    tail = data[-half:].decode("utf-8", "replace")
+    return f"{head}\n... [{cut} bytes cut] ...\n{tail}"
 
 
 def chown_tree(root: str, uid: int, gid: int) -> None:
@@ -190,8 +218,8 @@ def command_result(
     cap = int(limits["output_bytes"])
     result: dict[str, Any] = {
         "exit_code": None,
-        "stdout": outcome.stdout[:cap].decode("utf-8", "replace"),
-        "stderr": outcome.stderr[:cap].decode("utf-8", "replace"),
+        "stdout": clip_output(outcome.stdout, cap),
+        "stderr": clip_output(outcome.stderr, cap),
         "duration_s": round(outcome.duration_s, 6),
         "junit": junit,
     }

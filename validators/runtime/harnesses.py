@@ -5,13 +5,20 @@ executes), so a syntax error costs no child and every child reuses the code obje
 :func:`run_case` runs in the child, after isolation, and returns the result dict the child sends
 back. Test kinds:
 
+- ``value``: ``source`` is an expression (the side of a test the host judges, e.g. ``f(1)`` of
+  ``assert f(1) == 2``): it is evaluated under the tracer and the child returns the value as
+  data (:func:`.values.encode`, plus its own ``bool()`` when asked with ``truth`` and the
+  value's truth is its own). The child decides nothing: the host holds the expected side.
 - ``assert``: one ``assert`` line. ``assert A == B``: ``A`` is evaluated under the tracer, then
   ``B`` untraced, then compared (``expected``/``actual`` reported). ``assert CALL`` and
   ``assert not CALL``: the call is traced, then its truth tested. Any other shape is executed
-  whole under the tracer.
+  whole under the tracer. (The host sends these only for tests it cannot judge itself.)
 - ``check``: the test source defines ``check(candidate)`` (HumanEval); it is called, traced,
-  with the program's ``entry_point``.
-- ``stdio``: the program runs as ``__main__`` (traced) reading stdin; the worker compares stdout.
+  with the program's ``entry_point``. With ``record``, the host has replaced the asserts it
+  judges by calls ``__beadline_record__(i, value[, truth])``: the child collects the values as
+  data and returns them in order as ``records``.
+- ``stdio``: the program runs as ``__main__`` (traced) reading stdin; the worker compares stdout
+  with ``expected_stdout`` when one is given, and always returns a digest of it.
 - ``script``: the program runs as ``__main__`` (traced).
 
 For ``assert``/``check`` the program's module-level code runs untraced (the trace shows the
@@ -39,9 +46,11 @@ from typing import Any
 
 from .modules import ModuleInfo, import_target, parse_module, resolve, run_target_as_main
 from .tracing import Tracer, exc_text, safe_repr
+from .values import custom_equality, encode
 
 __all__ = [
     "PROGRAM_FILE",
+    "RECORD_NAME",
     "SETUP_FILE",
     "TEST_FILE",
     "Prepared",
@@ -57,7 +66,22 @@ TEST_FILE = "<test>"
 SETUP_FILE = "<setup>"
 """``co_filename`` of setup code (never traced)."""
 
+RECORD_NAME = "__beadline_record__"
+"""The function a recording ``check`` calls for each assert the host judges."""
+
 _MESSAGE_CHARS = 400
+_MAX_RECORDS = 10_000
+
+# The harness's own references, taken before any program runs: a program that rebinds
+# ``builtins.bool`` (or ``isinstance``, ``exec``...) does not change what the harness calls.
+_bool = bool
+_exec = exec
+_eval = eval
+_callable = callable
+_isinstance = isinstance
+_MemoryError = MemoryError
+_SystemExit = SystemExit
+_AssertionError = AssertionError
 
 
 @dataclass
@@ -65,12 +89,13 @@ class PreparedCase:
     """One test case, compiled."""
 
     kind: str
-    """``assert``, ``check``, ``stdio`` or ``script``."""
+    """``value``, ``assert``, ``check``, ``stdio`` or ``script``."""
     shape: str = "whole"
     """``eq`` (``assert A == B``), ``call`` (``assert CALL``), ``not`` (``assert not CALL``),
-    ``whole`` (anything else) for asserts; ``check``, ``stdio``, ``script`` otherwise."""
+    ``whole`` (anything else) for asserts; ``value``, ``check``, ``stdio``, ``script``
+    otherwise."""
     left: CodeType | None = None
-    """The traced expression (``eq``/``call``/``not``)."""
+    """The traced expression (``value``/``eq``/``call``/``not``)."""
     right: CodeType | None = None
     """The expected expression (``eq``)."""
     whole: CodeType | None = None
@@ -83,6 +108,10 @@ class PreparedCase:
     """Standard input (``stdio``)."""
     expected_stdout: str | None = None
     """Expected output (``stdio``)."""
+    truth: bool = False
+    """``value``: also send the child's own ``bool()`` of a value whose truth is its own."""
+    record: bool = False
+    """``check``: the source records values for the host (:data:`RECORD_NAME`)."""
     error: dict[str, Any] | None = None
     """A ready result when the test itself does not compile."""
 
@@ -123,6 +152,10 @@ def _syntax_result(exc: SyntaxError, what: str) -> dict[str, Any]:
     }
 
 
+def _expression(node: ast.expr) -> CodeType:
+    return compile(ast.Expression(node), TEST_FILE, "eval", dont_inherit=True, optimize=0)
+
+
 def _prepare_case(raw: Mapping[str, Any]) -> PreparedCase:
     kind = str(raw.get("kind", ""))
     source = str(raw.get("source", ""))
@@ -136,6 +169,18 @@ def _prepare_case(raw: Mapping[str, Any]) -> PreparedCase:
     if kind == "script":
         case.shape = "script"
         return case
+    if kind == "value":
+        case.shape = "value"
+        case.truth = _bool(raw.get("truth"))
+        try:
+            case.left = compile(source, TEST_FILE, "eval", dont_inherit=True, optimize=0)
+        except (SyntaxError, ValueError) as exc:
+            case.error = {
+                "status": "error",
+                "exc_type": type(exc).__name__,
+                "message": f"the test does not compile: {exc_text(type(exc), exc, 200)}",
+            }
+        return case
     if kind not in ("assert", "check"):
         case.error = {"status": "error", "exc_type": None, "message": f"unknown test kind {kind!r}"}
         return case
@@ -143,7 +188,8 @@ def _prepare_case(raw: Mapping[str, Any]) -> PreparedCase:
         tree = ast.parse(source, TEST_FILE)
         if kind == "check":
             case.shape = "check"
-            case.whole = compile(tree, TEST_FILE, "exec")
+            case.record = _bool(raw.get("record"))
+            case.whole = compile(tree, TEST_FILE, "exec", dont_inherit=True, optimize=0)
             if not case.entry_point:
                 case.error = {
                     "status": "error",
@@ -159,12 +205,12 @@ def _prepare_case(raw: Mapping[str, Any]) -> PreparedCase:
                 and isinstance(test.ops[0], ast.Eq)
             ):
                 case.shape = "eq"
-                case.left = compile(ast.Expression(test.left), TEST_FILE, "eval")
-                case.right = compile(ast.Expression(test.comparators[0]), TEST_FILE, "eval")
+                case.left = _expression(test.left)
+                case.right = _expression(test.comparators[0])
                 return case
             if isinstance(test, ast.Call):
                 case.shape = "call"
-                case.left = compile(ast.Expression(test), TEST_FILE, "eval")
+                case.left = _expression(test)
                 return case
             if (
                 isinstance(test, ast.UnaryOp)
@@ -172,10 +218,11 @@ def _prepare_case(raw: Mapping[str, Any]) -> PreparedCase:
                 and isinstance(test.operand, ast.Call)
             ):
                 case.shape = "not"
-                case.left = compile(ast.Expression(test.operand), TEST_FILE, "eval")
+                case.left = _expression(test.operand)
                 return case
         case.shape = "whole"
-        case.whole = compile(tree, TEST_FILE, "exec")
+        # optimize=0: the asserts stay even in a worker started with -O or PYTHONOPTIMIZE
+        case.whole = compile(tree, TEST_FILE, "exec", dont_inherit=True, optimize=0)
     except SyntaxError as exc:
         case.error = _syntax_result(exc, "the test")
     except (ValueError, TypeError, RecursionError, MemoryError) as exc:
@@ -209,7 +256,7 @@ def prepare(request: Mapping[str, Any], *, site: Sequence[str] = ()) -> Prepared
         module=parse_module(request.get("module"), site),
     )
     try:
-        prepared.program = compile(source, PROGRAM_FILE, "exec", dont_inherit=True)
+        prepared.program = compile(source, PROGRAM_FILE, "exec", dont_inherit=True, optimize=0)
     except SyntaxError as exc:
         prepared.error = _syntax_result(exc, "the program")
     except (ValueError, TypeError, RecursionError, MemoryError) as exc:
@@ -221,7 +268,7 @@ def prepare(request: Mapping[str, Any], *, site: Sequence[str] = ()) -> Prepared
     setup = str(request.get("setup", "") or "")
     if setup.strip() and prepared.error is None:
         try:
-            prepared.setup = compile(setup, SETUP_FILE, "exec", dont_inherit=True)
+            prepared.setup = compile(setup, SETUP_FILE, "exec", dont_inherit=True, optimize=0)
         except (SyntaxError, ValueError) as exc:
             prepared.error = {
                 "status": "error",
@@ -271,21 +318,21 @@ def _exception_result(
     tb = exc.__traceback__
     line = _program_line(tb)
     text = exc_text(type(exc), exc, _MESSAGE_CHARS) + _package_location(tb, tree)
-    if isinstance(exc, MemoryError):
+    if _isinstance(exc, _MemoryError):
         return {
             "status": "killed",
             "exc_type": "MemoryError",
             "message": f"memory limit of {limits.get('memory_mb', '?')} MiB exceeded (MemoryError)",
             "line": line,
         }
-    if isinstance(exc, SystemExit):
+    if _isinstance(exc, _SystemExit):
         return {
             "status": "error",
             "exc_type": "SystemExit",
-            "message": f"the program called sys.exit({exc.code!r}) during the test",
+            "message": f"the program called sys.exit({getattr(exc, 'code', None)!r}) during the test",
             "line": line,
         }
-    if isinstance(exc, AssertionError) and case.kind in ("assert", "check"):
+    if _isinstance(exc, _AssertionError) and case.kind in ("assert", "check"):
         filename, lineno = _innermost_file(tb)
         if filename == TEST_FILE:
             if case.kind == "check":
@@ -304,12 +351,12 @@ def _run_main(prepared: Prepared, case: PreparedCase, tracer: Tracer | None) -> 
     info = prepared.module
     namespace = _module("__main__") if info is None else {}
     if prepared.setup is not None and info is None:
-        exec(prepared.setup, namespace)
+        _exec(prepared.setup, namespace)
     if tracer is not None:
         tracer.start()
     try:
         if info is None:
-            exec(prepared.program, namespace)
+            _exec(prepared.program, namespace)
         elif case.kind == "stdio":
             run_target_as_main(info, prepared.program, prepared.source, PROGRAM_FILE)
         else:
@@ -328,7 +375,7 @@ def _run_main(prepared: Prepared, case: PreparedCase, tracer: Tracer | None) -> 
         if tracer is not None:
             tracer.stop()
     if info is not None and prepared.setup is not None and case.kind == "script":
-        exec(prepared.setup, namespace)
+        _exec(prepared.setup, namespace)
     return {"status": "passed", "message": ""}
 
 
@@ -339,65 +386,123 @@ def _namespace(prepared: Prepared) -> dict[str, Any]:
     if prepared.module is not None:
         return import_target(prepared.module, prepared.program, prepared.source, PROGRAM_FILE)
     namespace = _module("__solution__")
-    exec(prepared.program, namespace)
+    _exec(prepared.program, namespace)
     return namespace
 
 
-def _run_test(prepared: Prepared, case: PreparedCase, tracer: Tracer | None) -> dict[str, Any]:
+def _traced_eval(code: CodeType, namespace: dict[str, Any], tracer: Tracer | None) -> Any:
+    if tracer is not None:
+        tracer.start()
+    try:
+        return _eval(code, namespace)
+    finally:
+        if tracer is not None:
+            tracer.stop()
+
+
+def _value_result(value: Any, want_truth: bool, limit: int) -> dict[str, Any]:
+    """A ``value`` case's result: the value as data (the host judges it)."""
+    encoded = encode(value)
+    result: dict[str, Any] = {
+        "status": "passed",
+        "message": "",
+        "value": encoded,
+        "return_repr": safe_repr(value, limit),
+    }
+    if want_truth and encoded[0] == "o" and encoded[3] is None:
+        result["truth"] = _bool(value)  # the value's own __bool__/__len__: may raise
+    return result
+
+
+def _recorder(records: list[list[Any]]) -> Any:
+    """The :data:`RECORD_NAME` function of a recording ``check``."""
+
+    def record(index: int, value: Any, truth: bool = False) -> None:
+        if len(records) >= _MAX_RECORDS:
+            raise RuntimeError(f"more than {_MAX_RECORDS} checked values")
+        encoded = encode(value)
+        own = _bool(value) if truth and encoded[0] == "o" and encoded[3] is None else None
+        records.append([index, encoded, own])
+
+    return record
+
+
+def _run_check(
+    prepared: Prepared,
+    case: PreparedCase,
+    namespace: dict[str, Any],
+    tracer: Tracer | None,
+    records: list[list[Any]],
+) -> dict[str, Any]:
+    assert case.whole is not None and case.entry_point
+    if case.record:
+        namespace[RECORD_NAME] = _recorder(records)
+    _exec(case.whole, namespace)
+    try:
+        candidate = resolve(namespace, case.entry_point)
+    except (KeyError, AttributeError):
+        return {
+            "status": "error",
+            "exc_type": "NameError",
+            "message": f"the program does not define the entry point {case.entry_point!r}",
+        }
+    check = namespace.get("check")
+    if not _callable(check):
+        return {
+            "status": "error",
+            "exc_type": None,
+            "message": "the check test does not define a function check(candidate)",
+        }
+    if tracer is not None:
+        tracer.start()
+    try:
+        check(candidate)
+    finally:
+        if tracer is not None:
+            tracer.stop()
+    return {"status": "passed", "message": ""}
+
+
+def _run_test(
+    prepared: Prepared, case: PreparedCase, tracer: Tracer | None, records: list[list[Any]]
+) -> dict[str, Any]:
     limit = int((prepared.limits or {}).get("repr_chars", 80))
     namespace = _namespace(prepared)
     if prepared.setup is not None:
-        exec(prepared.setup, namespace)
+        _exec(prepared.setup, namespace)
     if case.shape == "check":
-        assert case.whole is not None and case.entry_point
-        exec(case.whole, namespace)
-        try:
-            candidate = resolve(namespace, case.entry_point)
-        except (KeyError, AttributeError):
-            return {
-                "status": "error",
-                "exc_type": "NameError",
-                "message": f"the program does not define the entry point {case.entry_point!r}",
-            }
-        check = namespace.get("check")
-        if not callable(check):
-            return {
-                "status": "error",
-                "exc_type": None,
-                "message": "the check test does not define a function check(candidate)",
-            }
-        if tracer is not None:
-            tracer.start()
-        try:
-            check(candidate)
-        finally:
-            if tracer is not None:
-                tracer.stop()
-        return {"status": "passed", "message": ""}
+        return _run_check(prepared, case, namespace, tracer, records)
     if case.shape == "whole":
         assert case.whole is not None
         if tracer is not None:
             tracer.start()
         try:
-            exec(case.whole, namespace)
+            _exec(case.whole, namespace)
         finally:
             if tracer is not None:
                 tracer.stop()
         return {"status": "passed", "message": ""}
     assert case.left is not None
-    if tracer is not None:
-        tracer.start()
-    try:
-        actual = eval(case.left, namespace)
-    finally:
-        if tracer is not None:
-            tracer.stop()
+    actual = _traced_eval(case.left, namespace, tracer)
+    if case.shape == "value":
+        return _value_result(actual, case.truth, limit)
     actual_repr = safe_repr(actual, limit)
     if case.shape == "eq":
         assert case.right is not None
-        expected = eval(case.right, namespace)
+        expected = _eval(case.right, namespace)
         expected_repr = safe_repr(expected, limit)
-        ok = bool(actual == expected)
+        liar = custom_equality(encode(actual)) if not custom_equality(encode(expected)) else ""
+        if liar:  # data expected, an object with its own == returned: not trusted
+            return {
+                "status": "failed",
+                "exc_type": "AssertionError",
+                "return_repr": actual_repr,
+                "expected_repr": expected_repr,
+                "message": f"expected {expected_repr}, got {actual_repr}: a {liar} is not a "
+                "built-in value (its type defines its own ==), and a test's expected value is "
+                "compared only with built-in values",
+            }
+        ok = _bool(actual == expected)
         result: dict[str, Any] = {
             "status": "passed" if ok else "failed",
             "return_repr": actual_repr,
@@ -407,7 +512,7 @@ def _run_test(prepared: Prepared, case: PreparedCase, tracer: Tracer | None) -> 
         if not ok:
             result["exc_type"] = "AssertionError"
         return result
-    ok = bool(actual) if case.shape == "call" else not actual
+    ok = _bool(actual) if case.shape == "call" else not actual
     result = {"status": "passed" if ok else "failed", "return_repr": actual_repr, "message": ""}
     if not ok:
         want = "a true value" if case.shape == "call" else "a false value"
@@ -421,7 +526,8 @@ def run_case(prepared: Prepared, case: PreparedCase) -> dict[str, Any]:
 
     Returns:
         The result dict: ``status``, ``exc_type``, ``message``, ``line``, ``return_repr``,
-        ``expected_repr`` and ``trace`` (``{"events": [...], "truncated": bool}``).
+        ``expected_repr`` and ``trace`` (``{"events": [...], "truncated": bool}``); ``value``
+        (and ``truth``) for a ``value`` case, ``records`` for a recording ``check``.
     """
     limits = prepared.limits or {}
     tracer: Tracer | None = None
@@ -435,16 +541,19 @@ def run_case(prepared: Prepared, case: PreparedCase) -> dict[str, Any]:
             repr_chars=int(limits.get("repr_chars", 80)),
             package_dir=(prepared.module.tree or None) if prepared.module is not None else None,
         )
+    records: list[list[Any]] = []
     try:
         if case.kind in ("stdio", "script"):
             result = _run_main(prepared, case, tracer)
         else:
-            result = _run_test(prepared, case, tracer)
+            result = _run_test(prepared, case, tracer, records)
     except BaseException as exc:
         if tracer is not None:
             tracer.stop()
         tree = prepared.module.tree if prepared.module is not None else ""
         result = _exception_result(exc, case, limits, tree)
+    if case.record:
+        result["records"] = records
     if tracer is not None:
         result["trace"] = tracer.to_json()
     return result

@@ -4,16 +4,23 @@ Pure functions (no processes): the exit status of a child that sent no result be
 and a clear message, a child's result bytes are checked, stdio output is compared, and every
 text that leaves the worker is capped (:func:`finish`, :func:`cap_command`): the child's result
 comes from the same process as the program under test, so its sizes are the program's choice.
+
+A result counts only from a child that then exited with status 0, as the harness does after
+writing it: a result followed by a signal (a fork that wrote one and killed its parent) or by
+another exit status is not the harness's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .values import well_formed
 
 __all__ = [
     "EXC_TYPE_CHARS",
@@ -29,6 +36,7 @@ __all__ = [
     "ended_without_result",
     "finish",
     "signal_name",
+    "stdout_digest",
 ]
 
 
@@ -163,13 +171,14 @@ def ended_without_result(outcome: Outcome, limits: Mapping[str, Any]) -> tuple[s
 
 
 def decode_child(outcome: Outcome, limits: Mapping[str, Any]) -> dict[str, Any]:
-    """The child's result dict, or an ``error``/``killed``/``timeout`` one saying why none came."""
+    """The child's result dict, or an ``error``/``killed``/``timeout`` one saying why none came
+    (or why the one that came does not count)."""
     if not outcome.result:
         status, message = ended_without_result(outcome, limits)
         return {"status": status, "exc_type": None, "message": message}
     try:
         decoded = json.loads(outcome.result)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {
             "status": "error",
             "exc_type": None,
@@ -181,7 +190,25 @@ def decode_child(outcome: Outcome, limits: Mapping[str, Any]) -> dict[str, Any]:
         return {"status": "error", "exc_type": None, "message": str(decoded["child_error"])}
     if decoded.get("status") not in ("passed", "failed", "error", "timeout", "killed"):
         return {"status": "error", "exc_type": None, "message": "malformed child result"}
+    wait = outcome.wait_status
+    if os.WIFSIGNALED(wait):
+        status, message = ended_without_result(outcome, limits)
+        return {"status": status, "exc_type": None, "message": message + " after the result"}
+    if not os.WIFEXITED(wait) or os.WEXITSTATUS(wait) != 0:
+        code = os.WEXITSTATUS(wait) if os.WIFEXITED(wait) else wait
+        return {
+            "status": "error",
+            "exc_type": None,
+            "message": f"the process ended with exit status {code} after the result was written "
+            "(a result the harness sends is followed by exit status 0)",
+        }
     return decoded
+
+
+def stdout_digest(text: str) -> str:
+    """SHA-256 of ``text`` with its whitespace normalised (the stdio comparison's view)."""
+    normal = " ".join(text.split())
+    return hashlib.sha256(normal.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def compare_stdout(stdout: bytes, want: str | None, limits: Mapping[str, Any]) -> dict[str, Any]:
@@ -217,7 +244,7 @@ def finish(
     cap = int(limits["output_bytes"])
     repr_cap = max(int(limits["repr_chars"]), 16)
     line = result.get("line")
-    return {
+    answer = {
         "status": result.get("status", "error"),
         "exc_type": _opt_text(result.get("exc_type"), EXC_TYPE_CHARS),
         "message": clip(str(result.get("message", "")), MESSAGE_CHARS),
@@ -229,6 +256,25 @@ def finish(
         "duration_s": round(duration, 6),
         "trace": cap_trace(result.get("trace"), limits),
     }
+    _pass_data(result, answer)
+    return answer
+
+
+def _pass_data(result: Mapping[str, Any], answer: dict[str, Any]) -> None:
+    """Copy the data a host-judged case carries (values, records, a digest), when well formed."""
+    if "value" in result:
+        value = result["value"]
+        answer["value"] = value if isinstance(value, list) and well_formed(value) else None
+    truth = result.get("truth")
+    if isinstance(truth, bool):
+        answer["truth"] = truth
+    if "records" in result:
+        records = result["records"]
+        ok = isinstance(records, list) and well_formed(records, max_depth=80)
+        answer["records"] = records if ok else None
+    digest = result.get("stdout_digest")
+    if isinstance(digest, str) and len(digest) == 64:
+        answer["stdout_digest"] = digest
 
 
 def cap_command(result: dict[str, Any]) -> dict[str, Any]:
@@ -264,4 +310,5 @@ def case_result(
         result = decode_child(outcome, limits)
         if kind == "stdio" and result.get("status") == "passed":
             result.update(compare_stdout(outcome.stdout, expected_stdout, limits))
+            result["stdout_digest"] = stdout_digest(outcome.stdout.decode("utf-8", "replace"))
     return finish(result, outcome.stdout, outcome.stdout_total, outcome.duration_s, limits)

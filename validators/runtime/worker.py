@@ -19,7 +19,7 @@ Flags (host-only hardening; inside Docker only ``--drop-uid`` is used)::
                           own dependencies (a virtual environment's site-packages); made
                           read-only for children where the worker can (root)
 
-Line protocol, version 2 (the worker's own stdout carries nothing else: children write to
+Line protocol, version 3 (the worker's own stdout carries nothing else: children write to
 private pipes, never see the protocol descriptors, and run as another uid)::
 
     host -> worker, first: 32 raw bytes, the per-worker key (read by the signer process only,
@@ -39,13 +39,17 @@ private pipes, never see the protocol descriptors, and run as another uid)::
        "trace_function": str|null, "limits": {Limits fields},
        "module": null | {"name": str, "file": str, "package": bool, "roots": [str],
                          "tree": str, "origin": str|null}     (see runtime/modules.py)
-       "tests": [{"kind": "assert"|"check"|"stdio"|"script", "source": str,
-                  "entry_point": str|null, "stdin": str, "expected_stdout": str|null}]}
+       "tests": [{"kind": "value"|"assert"|"check"|"stdio"|"script", "source": str,
+                  "entry_point": str|null, "stdin": str, "expected_stdout": str|null,
+                  "truth": bool (value), "record": bool (check)}]}
+                  (see runtime/harnesses.py; the host keeps what it judges itself)
                                                   -> {"id": 2, "ok": true, "results": [
            {"status": "passed"|"failed"|"error"|"timeout"|"killed", "exc_type": str|null,
             "message": str, "line": int|null, "return_repr": str|null,
             "expected_repr": str|null, "stdout": str, "output_truncated": bool,
-            "duration_s": float, "trace": {"events": [...], "truncated": bool}}, ...]}
+            "duration_s": float, "trace": {"events": [...], "truncated": bool},
+            "value": [...] (value), "truth": bool (value, when asked), "records": [[i, [...],
+            bool|null], ...] (recording check), "stdout_digest": hex (stdio)}, ...]}
       {"op": "command", "id": 3, "argv": [str], "files": {path: text},
        "directory": str|null, "junit_xml": str|null, "limits": {Limits fields},
        "pythonpath": [str]  (directories relative to the working directory, put on PYTHONPATH)}
@@ -106,6 +110,7 @@ from .commands import (
     populate,
     python_path,
     read_junit,
+    remove_stale_report,
 )
 from .outcomes import (
     Outcome,
@@ -118,7 +123,7 @@ from .watch import ChildWatch, Pipes
 
 __all__ = ["PROTOCOL_VERSION", "Options", "Worker", "main", "parse_args"]
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 """Bumped on any incompatible change of the line protocol."""
 
 _PRELOAD = (
@@ -204,11 +209,19 @@ def parse_args(argv: list[str]) -> Options:
     return options
 
 
+# Taken at import, before any program runs: a child whose program rebinds ``os.write``,
+# ``os._exit`` or ``json.dumps`` does not change what the harness sends.
+_os_write = os.write
+_os_exit = os._exit
+_getpid = os.getpid
+_dumps = json.dumps
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         try:
-            written = os.write(fd, view)
+            written = _os_write(fd, view)
         except InterruptedError:
             continue
         view = view[written:]
@@ -642,6 +655,7 @@ class Worker:
         try:
             try:
                 populate(run_dir, request.get("directory"), request.get("files") or {})
+                remove_stale_report(run_dir, request.get("junit_xml"))
                 if self.drop is not None:
                     chown_tree(run_dir, *self.drop)
             except ScratchError as exc:
@@ -732,7 +746,7 @@ def _case_body(
     prepared: harnesses.Prepared, case: harnesses.PreparedCase, result_fd: int
 ) -> NoReturn:
     """A run's child: wire up the standard streams, run the test case, send the result."""
-    me = os.getpid()
+    me = _getpid()
     sys.stdin = io.TextIOWrapper(
         io.FileIO(0, "r", closefd=False), encoding="utf-8", errors="replace"
     )
@@ -746,13 +760,19 @@ def _case_body(
         line_buffering=True,
     )
     result = harnesses.run_case(prepared, case)
-    if os.getpid() != me:  # a process the program forked: never report
-        os._exit(0)
+    if _getpid() != me:  # a process the program forked: never report
+        _os_exit(0)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(BaseException):
             stream.flush()
-    _write_all(result_fd, json.dumps(result).encode("ascii"))
-    os._exit(0)
+    try:
+        data = _dumps(result).encode("ascii")
+    except (TypeError, ValueError, RecursionError) as exc:  # e.g. a value nested too deep
+        data = _dumps(
+            {"status": "error", "exc_type": None, "message": f"unsendable result: {exc}"}
+        ).encode("ascii")
+    _write_all(result_fd, data)
+    _os_exit(0)
 
 
 # -- start-up -----------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from beadline.validators.executor import (
     TestStatus,
     Trace,
 )
+from beadline.validators.judging import judge_result, plan_test
 from beadline.validators.runtime.signing import KEY_BYTES, answer_mac, split
 from beadline.validators.snapshot import SnapshotError
 
@@ -68,7 +69,7 @@ __all__ = [
     "run_deadline",
 ]
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 """The protocol version this host speaks (the worker's ready line must match)."""
 
 MAX_LINE_BYTES = 64 << 20
@@ -398,16 +399,9 @@ def encode_run(request: RunRequest, *, mount: SnapshotMount | None = None) -> di
         "trace_function": request.traced,
         "module": None if request.context is None else encode_module(request.context, mount=mount),
         "limits": _limits_json(request.limits),
-        "tests": [
-            {
-                "kind": t.kind,
-                "source": t.source,
-                "entry_point": t.entry_point,
-                "stdin": t.stdin,
-                "expected_stdout": t.expected_stdout,
-            }
-            for t in request.tests
-        ],
+        # what the worker sees of each test: the expected side of a test the host judges stays
+        # here (see beadline.validators.judging)
+        "tests": [dict(plan_test(t).wire) for t in request.tests],
     }
 
 
@@ -467,6 +461,7 @@ def decode_run(
     results = []
     for test, item in zip(request.tests, raw, strict=True):
         item = item if isinstance(item, dict) else {}
+        item = {**item, **judge_result(test, item, repr_chars=request.limits.repr_chars)}
         trace_raw = item.get("trace")
         try:
             trace = Trace.from_json(trace_raw) if isinstance(trace_raw, dict) else Trace()
@@ -485,6 +480,7 @@ def decode_run(
                 output_truncated=bool(item.get("output_truncated", False)),
                 duration_s=float(item.get("duration_s", 0.0) or 0.0),
                 trace=trace,
+                judged_by="host" if item.get("judged_by") == "host" else "sandbox",
             )
         )
     return RunResult(results=tuple(results), backend=backend, duration_s=duration_s)

@@ -264,8 +264,10 @@ def test_a_pytest_test_file_is_the_unit_stage_in_a_scratch_repo(
     gen = ScriptedGenerator({"body[0]": ["return sum(xs)", "return sum(x * x for x in xs)"]})
     out = _run(build_bead_graph(gen, inproc), bead, repo=repo)
     assert out["status"] == "passed", out["message"]
-    runs = [c.argv for c in inproc.commands]
+    runs = [c.argv[:5] for c in inproc.commands]
     assert runs == [("python", "-m", "pytest", "-q", "test_m.py")] * 2
+    # the stage asks pytest for a fresh JUnit report: an exit status alone is not a pass
+    assert all(c.argv[5].startswith("--junitxml=") for c in inproc.commands)
     assert "def sum_squares(xs):" in inproc.commands[-1].files["pkg/m.py"]
     assert (repo / "pkg" / "m.py").read_text() == '"""m."""\n'  # the scratch copy, not the repo
     failed = [h for h in out["history"] if h["stage"] == "integration" and not h["ok"]]

@@ -119,7 +119,8 @@ def test_a_review_in_a_real_terminal(tmp_path: Path, sample_repo: Path) -> None:
         assert "approving writes this to sample_pkg/text.py (+10 −0 lines):" in integration
         assert "│ +        if ch in 'aeiou':  # typed" in integration
         assert "│ +    return count  # pasted" in integration
-        end = term.wait_for(r"bead count-vowels: all stages validated")
+        # the closing line, not the table's result row that says the same
+        end = term.wait_for(r"(?m)^bead count-vowels: all stages validated")
         assert term.exit_status(timeout=30) == 0
         history = term.screen(history=True)
     tables = _assert_whole_tables(history)
