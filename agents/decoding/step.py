@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from beadline.agents._code import _def_re, function_end
 from beadline.agents.decoding.cache import ExecutionCache, exec_limits
+from beadline.agents.decoding.compact_signal import render_compact_signal
 from beadline.agents.decoding.signal import (
     CandidateRun,
     describe_outcome,
@@ -63,6 +64,10 @@ class GuidanceStep:
     """Every executed candidate timed out on every test."""
     tokens_generated: int
     """Tokens sampled for the candidates."""
+    continuations: tuple[str, ...] = ()
+    """Each executed candidate's code (the code so far and its continuation, cut at the
+    function's end): while the code written stays a strict prefix of one of them, its next
+    lines are what the next step would sample and run (the ``reuse_candidates`` lever)."""
 
 
 def _returns(result: RunResult) -> bool:
@@ -143,12 +148,16 @@ def guidance_step(
     # Candidates that pass more tests come first: a small model tends to follow the first
     # code it sees in the signal. The sort is stable, so ties keep the sampling order.
     ranked = sorted(distinct, key=lambda p: -results[p].n_passed)
-    signal = render_signal(
-        [CandidateRun(program=p, result=results[p]) for p in ranked],
-        entry_point=task.entry_point,
-        max_chars=settings.signal_max_chars,
-        trace_chars=settings.trace_chars,
-    )
+    shown = [CandidateRun(program=p, result=results[p]) for p in ranked]
+    if settings.signal_style == "compact":
+        signal = render_compact_signal(shown, entry_point=task.entry_point)
+    else:
+        signal = render_signal(
+            shown,
+            entry_point=task.entry_point,
+            max_chars=settings.signal_max_chars,
+            trace_chars=settings.trace_chars,
+        )
     passing_index = next(
         (
             i
@@ -167,6 +176,7 @@ def guidance_step(
         all_timed_out=bool(executed)
         and all(r.results and all(t.status == "timeout" for t in r.results) for r in executed),
         tokens_generated=sum(len(c.tokens) for c in completions),
+        continuations=tuple(dict.fromkeys(c.full for c in candidates if c.program is not None)),
     )
 
 

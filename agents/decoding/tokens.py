@@ -52,9 +52,33 @@ def choose_token(
     gamma: float,
     params: SamplingParams,
     rng: np.random.Generator,
+    skip_plain_at_one: bool = False,
 ) -> TokenChoice:
     """Draw the next token from the guided distribution (plain alone when ``signal`` is
-    ``None`` or γ=0)."""
+    ``None`` or γ=0).
+
+    With ``skip_plain_at_one`` and γ=1 on a model with full distributions, the token comes
+    from P+S alone: ``log p + 1·(log p_s − log p)`` is ``log p_s``, so evaluating P adds
+    nothing but cost. ``plain`` is then left with unevaluated tokens (it catches up in one
+    batch when next asked), and the record has no plain probability.
+    """
+    if (
+        skip_plain_at_one
+        and signal is not None
+        and gamma == 1.0
+        and model.capabilities.full_vocabulary
+    ):
+        dist = signal.next_logprobs()
+        token = sample_token(dist, params, rng)
+        return TokenChoice(
+            token=token,
+            logp_plain=None,
+            record=TokenRecord(
+                text=model.detokenize([token]),
+                id=token,
+                p_guided=_prob(logprob_of(dist, token)),
+            ),
+        )
     plain_lp = plain.next_logprobs()
     dist = plain_lp
     guided = signal is not None and gamma > 0
