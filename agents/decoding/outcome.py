@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from beadline.agents._code import def_header_done
+from beadline.agents._code import def_header_done, with_main_call
 from beadline.agents.decoding.cache import ExecutionCache
 from beadline.agents.models.base import Model
 from beadline.agents.overfit import OverfitFinding, find_overfit
@@ -83,6 +83,7 @@ def finish(
 ) -> Decoded:
     """Judge the final program on the visible tests and assemble :class:`Decoded`."""
     program = program.rstrip() + "\n" if program.strip() else ""
+    program = with_main_call(program, task.entry_point, task.tests)  # a stdin/stdout program
     executed_before = cache.executed
     status, message, visible = _judge(task, executor, cache, program, stop_reason, message)
     overfit: tuple[OverfitFinding, ...] = ()

@@ -21,8 +21,8 @@ from beadline.agents.decoding.signal import (
     render_signal,
     trace_text,
 )
-from beadline.agents.overfit import find_overfit
 from beadline.agents.models.base import Completion, Model, SamplingParams, Session
+from beadline.agents.overfit import find_overfit
 from beadline.agents.prompts.builder import Prompt
 from beadline.agents.record import CandidateRecord, TestRecord
 from beadline.agents.settings import DecoderSettings

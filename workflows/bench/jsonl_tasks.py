@@ -35,8 +35,8 @@ from typing import Any
 
 from beadline.agents.task import Task
 from beadline.validators.executor import TestCase
-from beadline.workflows.errors import UserError
 from beadline.workflows.bench.tasks import TASK_KEYS, make_task
+from beadline.workflows.errors import UserError
 
 __all__ = ["STDIO_ENTRY_POINT", "load_jsonl_tasks", "task_from_mapping"]
 

@@ -12,8 +12,8 @@ import pytest
 from beadline.agents.task import Task
 from beadline.validators.executor import Executor, RunRequest
 from beadline.validators.sandbox.factory import make_executor
-from beadline.workflows.errors import UserError
 from beadline.workflows.bench.jsonl_tasks import load_jsonl_tasks, task_from_mapping
+from beadline.workflows.errors import UserError
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "tasks" / "own_benchmark.jsonl"
 
