@@ -120,7 +120,9 @@ def _methods(
                     "egcfg (budgets are matched per task), or pass --match-from RESULTS, or "
                     "a fixed --token-budget N"
                 )
-        metrics = _metrics(budget_metric) if name == "sample-filter" else ["tokens_generated"]
+        metrics: list[BudgetMetric] = (
+            _metrics(budget_metric) if name == "sample-filter" else ["tokens_generated"]
+        )
         for metric in metrics:
             specs.append(
                 MethodSpec(
