@@ -182,6 +182,8 @@ class _CfgRun:
         # stop_after_blocks writes one body part at a time (the bead workflow): a whole
         # function is not that part, so it is only accepted without it
         accept = step.passing_index is not None and self.settings.stop_after_blocks is None
+        if step.overfit:
+            note = "overfit guard refused " + "; ".join(step.overfit)
         if accept and step.passing_index is not None:
             note = (
                 f"candidate {step.passing_index + 1} is a complete program that passes every "

@@ -23,6 +23,7 @@ from beadline.agents.decoding.signal import (
     trace_text,
 )
 from beadline.agents.models.base import Completion, Model, SamplingParams, Session
+from beadline.agents.overfit import find_overfit
 from beadline.agents.prompts.builder import Prompt
 from beadline.agents.record import CandidateRecord, TestRecord
 from beadline.agents.settings import DecoderSettings
@@ -60,6 +61,9 @@ class GuidanceStep:
     visible test (else ``None``): the decoder accepts it at once."""
     passing_index: int | None = None
     """Its index among the sampled candidates."""
+    overfit: tuple[str, ...] = ()
+    """Complete candidates that passed every visible test but were refused by the overfit
+    guard (:mod:`beadline.agents.overfit`): which one, the kind, line and test."""
     all_timed_out: bool
     """Every executed candidate timed out on every test."""
     tokens_generated: int
@@ -158,14 +162,21 @@ def guidance_step(
             max_chars=settings.signal_max_chars,
             trace_chars=settings.trace_chars,
         )
-    passing_index = next(
-        (
-            i
-            for i, c in enumerate(candidates)
-            if c.complete and c.program is not None and results[c.program].passed
-        ),
-        None,
-    )
+    passing = [
+        i
+        for i, c in enumerate(candidates)
+        if c.complete and c.program is not None and results[c.program].passed
+    ]
+    # The overfit guard: a candidate that passes by copying the tests' expected values is
+    # not accepted; the decode goes on (its findings are kept for the step's note).
+    guarded: list[str] = []
+    passing_index = None
+    for i in passing:
+        findings = find_overfit(candidates[i].full, entry_point=task.entry_point, tests=task.tests)
+        if not findings:
+            passing_index = i
+            break
+        guarded.append(f"candidate {i + 1}: {findings[0].kind}, {findings[0].reason}")
     executed = [results[p] for p in distinct]
     return GuidanceStep(
         records=_records(candidates, by_program, settings.trace_chars),
@@ -173,6 +184,7 @@ def guidance_step(
         agreed_program=_agreed(candidates, results),
         passing_program=None if passing_index is None else candidates[passing_index].full,
         passing_index=passing_index,
+        overfit=tuple(guarded),
         all_timed_out=bool(executed)
         and all(r.results and all(t.status == "timeout" for t in r.results) for r in executed),
         tokens_generated=sum(len(c.tokens) for c in completions),
