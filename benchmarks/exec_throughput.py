@@ -6,9 +6,10 @@ side by side in one run:
 
 - ``subprocess``: a new Python process per run that compiles, runs and traces the case with the
   same harness code and rlimits (no fork server, no isolation beyond rlimits);
-- ``local``: the local backend's warm fork-server (network namespace, uid drop, cgroup);
-- ``docker``: the docker backend's worker in a warm hardened container (only when an engine
-  answers and the sandbox image exists);
+- ``local``: the local backend's warm fork-server (PID and network namespaces, a uid per slot,
+  cgroup, HMAC-signed answers);
+- ``docker``: the docker backend's worker in a warm hardened container (a uid per container,
+  signed answers; only when an engine answers and the sandbox image exists);
 - ``repo module`` (per backend): the same code and asserts run as a module of a package in a
   repository snapshot (``RunRequest.context``): each run imports the package (its ``__init__``
   and a sibling module with a dataclass and a constant, from the snapshot's byte code) and then
@@ -19,8 +20,9 @@ side by side in one run:
 It prints median and p90 ms per run, the ratio of the subprocess median to each backend's, the
 CPU milliseconds spent per run (this process plus the workers or subprocesses; a measure that
 does not depend on how loaded the machine is; not known for docker, whose workers are not
-this process's children), and the pool throughput of ``run_many`` (all runs submitted at once). Targets on the 2-core dev
-machine: local <= 10 ms median, docker <= 15 ms, both >= 3x faster than a subprocess per run.
+this process's children), and the pool throughput of ``run_many`` (all runs submitted at once).
+Targets on the 2-core dev machine: local <= 6 ms median, docker <= 8 ms, both >= 3x faster than
+a subprocess per run.
 
 Run ``python benchmarks/exec_throughput.py --quick`` (under a minute) or without ``--quick``
 for MBPP tasks 11-110. Numbers are noisy on a shared CPU; the ratios are measured in one run.
@@ -47,7 +49,7 @@ from beadline.validators.sandbox.factory import make_executor
 from beadline.validators.sandbox.local import WORKER_SCRIPT
 from beadline.validators.snapshot import default_store, module_context
 
-MBPP = Path(__file__).resolve().parents[2] / "shared" / "data" / "mbpp.jsonl"
+MBPP = Path(__file__).resolve().parent / "data" / "mbpp.jsonl"
 
 _BASELINE = """
 import json, sys

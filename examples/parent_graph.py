@@ -2,20 +2,25 @@
 
 The compiled bead graph is added as a node of the parent (``builder.add_node("bead", graph)``):
 the parent hands it ``bead``/``repo`` through their shared state keys and reads back its
-``status``/``program``. Progress events of the subgraph reach the parent's stream with
-``stream_mode="custom", subgraphs=True``; interrupts (review mode) surface in the parent too.
+``status``/``program``/``applied``. Built with ``apply=True``, the bead graph writes each passed
+function into its file itself (merged in, atomic write, previous file kept as ``<name>.bak``);
+without it nothing is written and the parent decides. Progress events of the subgraph reach
+the parent's stream with ``stream_mode="custom", subgraphs=True``; interrupts (review mode)
+surface in the parent too.
 
-Run it (scripted stages, no model needed)::
+Run it (scripted stages, no model needed; writes into a copy of examples/sample_repo)::
 
     python examples/parent_graph.py
 
-or with the packaged model: ``python examples/parent_graph.py --model smollm2-135m``.
+``--repo DIR`` writes into DIR instead; ``--model smollm2-135m`` uses the packaged model.
 """
 
 from __future__ import annotations
 
 import argparse
 import operator
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -46,6 +51,7 @@ class ParentState(TypedDict, total=False):
     status: str
     message: str
     program: str
+    applied: dict[str, Any] | None
     results: Annotated[list[dict[str, Any]], operator.add]
 
 
@@ -65,6 +71,7 @@ def collect(state: ParentState) -> dict[str, Any]:
                 "status": state.get("status"),
                 "message": state.get("message", ""),
                 "program": state.get("program", ""),
+                "applied": state.get("applied"),
             }
         ]
     }
@@ -76,10 +83,20 @@ def more(state: ParentState) -> Literal["next_bead", "__end__"]:
 
 
 def build_parent_graph(
-    generator: StageGenerator | Any, executor: Executor, *, checkpointer: Any = None
+    generator: StageGenerator | Any,
+    executor: Executor,
+    *,
+    checkpointer: Any = None,
+    apply: bool = True,
+    review: bool = False,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """A parent graph running the compiled bead graph as its ``bead`` node, once per bead."""
-    bead_graph = build_bead_graph(generator, executor, name="bead")
+    """A parent graph running the compiled bead graph as its ``bead`` node, once per bead.
+
+    ``apply``: the bead graph writes each passed function into the repository itself.
+    ``review``: the bead graph interrupts at each stage (the parent's thread is resumed with
+    ``Command(resume="approve")`` and the like).
+    """
+    bead_graph = build_bead_graph(generator, executor, apply=apply, review=review, name="bead")
     builder = StateGraph(ParentState)
     builder.add_node("next_bead", next_bead)
     builder.add_node("bead", bead_graph)
@@ -110,8 +127,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="scripted", help="'scripted' or a model name")
     parser.add_argument("--sandbox", default="local")
+    parser.add_argument(
+        "--repo", type=Path, default=None, help="write here [default: a copy of sample_repo]"
+    )
     args = parser.parse_args()
     from beadline.validators.sandbox.factory import make_executor
+
+    repo: Path = args.repo or Path(tempfile.mkdtemp(prefix="beadline-parent-")) / "sample_repo"
+    if args.repo is None:
+        shutil.copytree(HERE / "sample_repo", repo, ignore=shutil.ignore_patterns("__pycache__"))
 
     beads: list[Bead] = [
         load_bead_file(HERE / "beads" / "1-square.yaml"),
@@ -126,7 +150,7 @@ def main() -> None:
 
             generator = EgcfgGenerator(load_model(args.model), executor)
         parent = build_parent_graph(generator, executor, checkpointer=InMemorySaver())
-        queue = [{"bead": b.model_dump(mode="json"), "repo": b.repo} for b in beads]
+        queue = [{"bead": b.model_dump(mode="json"), "repo": str(repo)} for b in beads]
         config = {"configurable": {"thread_id": "parent"}}
         for namespace, event in parent.stream(
             {"queue": queue}, config, stream_mode="custom", subgraphs=True
@@ -134,6 +158,10 @@ def main() -> None:
             print(" / ".join(namespace) or "parent", event)
         for result in parent.get_state(config).values["results"]:
             print(f"{result['bead']}: {result['status']} — {result['message']}")
+            applied = result["applied"]
+            if applied and applied["written"]:
+                print(f"  wrote {applied['path']} (backup {applied['backup']})")
+                print(applied["diff"], end="")
 
 
 if __name__ == "__main__":

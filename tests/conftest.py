@@ -108,3 +108,18 @@ def langgraph_dev(tmp_path: Path) -> Iterator[Callable[..., LangGraphDevServer]]
             )
 
         yield start
+
+
+@pytest.fixture(autouse=True)
+def _beadline_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test gets its own per-user beadline directory (the thread index lives there), so
+    no test reads or writes the real ``~/.local/state/beadline``."""
+    home = tmp_path_factory.mktemp("beadline-home")
+    monkeypatch.setenv("BEADLINE_HOME", str(home))
+    monkeypatch.delenv("BEADLINE_DB", raising=False)
+    monkeypatch.delenv("BEADLINE_MODEL", raising=False)
+    monkeypatch.delenv("BEADLINE_BACKEND", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    return home

@@ -87,6 +87,10 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     "node_modules",
     ".idea",
     ".vscode",
+    # beadline's own run state (its SQLite store is written at every stage: copying it would
+    # change the fingerprint, and so make a new snapshot, each time) and the bd tracker
+    ".beadline",
+    ".beads",
     "*.pyc",
     "*.pyo",
 )

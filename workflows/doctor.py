@@ -61,6 +61,36 @@ def _local_sandbox_checks() -> list[Check]:
     ]
 
 
+def _docker_sandbox_checks() -> list[Check]:
+    """Start one sandbox container and report what its worker says it has (about 1-2 s)."""
+    from beadline.validators.errors import SandboxError
+    from beadline.validators.sandbox.docker import DockerExecutor
+
+    try:
+        executor = DockerExecutor(workers=1)
+        try:
+            hardening = executor.hardening
+        finally:
+            executor.close()
+        lines = hardening.checks()
+        summary = hardening.summary()
+    except (SandboxError, OSError) as exc:
+        return [
+            Check(
+                name="docker sandbox",
+                level="warn",
+                detail=f"a sandbox container did not start: {exc}",
+                fix="`beadline sandbox status`; rebuild with `beadline sandbox build-image --force`",
+            )
+        ]
+    checks = [Check(name="docker sandbox", level="ok", detail=summary)]
+    checks += [
+        Check(name=name, level="ok" if active else "warn", detail=detail, fix=fix)
+        for name, active, detail, fix in lines
+    ]
+    return checks
+
+
 def run_checks(*, docker_timeout: float = 3.0) -> list[Check]:
     """Run every check. Never raises; a missing piece is a ``warn`` or ``fail`` line."""
     checks: list[Check] = []
@@ -132,4 +162,6 @@ def run_checks(*, docker_timeout: float = 3.0) -> list[Check]:
             fix=image.fix,
         )
     )
+    if engine.ok and image.ok:
+        checks.extend(_docker_sandbox_checks())
     return checks

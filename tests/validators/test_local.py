@@ -12,6 +12,7 @@ import pytest
 
 from beadline.validators.errors import SandboxError, UserError
 from beadline.validators.executor import CommandRequest, Executor, Limits, RunRequest, TestCase
+from beadline.validators.sandbox._uids import LOCAL_BASE
 from beadline.validators.sandbox.factory import make_executor
 from beadline.validators.sandbox.local import Hardening, LocalExecutor
 
@@ -39,13 +40,20 @@ def test_hardening_is_reported(local_executor: Executor) -> None:
         "local sandbox: network cut off",
         "local sandbox: unprivileged uid",
         "local sandbox: cgroup limits",
+        "local sandbox: verdict channel",
+        "local sandbox: runs isolated from each other",
     ]
     for _name, active, detail, fix in hardening.checks():
         assert detail
         assert active or fix  # whatever is missing says how to get it
+    assert hardening.signed
     if os.geteuid() == 0:  # what this (root) machine offers
-        assert hardening.uid_dropped and hardening.uid == 65534
-    assert hardening.summary().count(",") == 3
+        assert hardening.uid_dropped and hardening.per_slot_uids
+        assert hardening.uid is not None and hardening.uid >= LOCAL_BASE
+        assert hardening.worker_uid == 0 and hardening.channel_out_of_reach
+        assert hardening.pid_ns and hardening.proc_hidden
+        assert all(active for _name, active, _detail, _fix in hardening.checks())
+    assert hardening.summary().count(",") == 5
 
 
 def test_a_stopped_worker_is_restarted_within_the_deadline(single: LocalExecutor) -> None:

@@ -207,3 +207,17 @@ def test_overwritten_modules_lose_their_copied_byte_code(open_tmp: Path) -> None
     assert sorted(p.name for p in (root / "pkg" / "__pycache__").iterdir()) == [
         "other.cpython-311.pyc"
     ]
+
+
+def test_beadline_state_and_the_tracker_are_left_out_and_do_not_renew_it(
+    store: SnapshotStore, open_tmp: Path
+) -> None:
+    repo = copy_fixture(open_tmp)
+    (repo / ".beadline").mkdir()
+    (repo / ".beadline" / "beads.sqlite").write_bytes(b"state")
+    (repo / ".beads").mkdir()
+    (repo / ".beads" / "issues.jsonl").write_text("{}\n")
+    snap = store.snapshot(repo)
+    assert not (snap.path / ".beadline").exists() and not (snap.path / ".beads").exists()
+    (repo / ".beadline" / "beads.sqlite").write_bytes(b"state after the next stage")
+    assert store.snapshot(repo) is snap

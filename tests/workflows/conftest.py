@@ -8,6 +8,7 @@ without depending on the sandbox backends. Only trusted test code runs through i
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -160,3 +161,50 @@ def sample_repo(tmp_path: Path) -> Path:
     target = tmp_path / "repo"
     shutil.copytree(SAMPLE_REPO, target, ignore=shutil.ignore_patterns("__pycache__", ".beadline"))
     return target
+
+
+FAKE_BD = Path(__file__).resolve().parents[1] / "_fake_bd.py"
+
+
+@pytest.fixture
+def fake_bd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put the stand-in ``bd`` (tests/_fake_bd.py, checked against the recorded outputs) on
+    PATH, first; returns its directory. The venv's ``bin`` follows it (``pytest`` commands)."""
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir()
+    script = bin_dir / "bd"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_BD}" "$@"\n')
+    script.chmod(0o755)
+    path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
+    monkeypatch.setenv("PATH", path)
+    monkeypatch.delenv("BEADS_ACTOR", raising=False)
+    monkeypatch.delenv("BD_ACTOR", raising=False)
+    return bin_dir
+
+
+@pytest.fixture
+def textkit_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The repository the recorded bd issues (tests/data/bd) talk about: ``textkit/slug.py``
+    (no ``slugify`` yet), a pytest suite, and the tracker as recorded after its four
+    ``bd create`` steps in ``.beads/issues.jsonl``."""
+    from tests._fake_bd import seed_recorded
+
+    repo = tmp_path / "textkit-repo"
+    (repo / "textkit").mkdir(parents=True)
+    (repo / "textkit" / "__init__.py").write_text("")
+    (repo / "textkit" / "slug.py").write_text(
+        '"""Slugs for titles."""\n\n\ndef lower(text: str) -> str:\n    return text.lower()\n'
+    )
+    (repo / "conftest.py").write_text("")  # pytest puts the root on sys.path
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_slug.py").write_text(
+        "from textkit.slug import lower\n\n\ndef test_lower():\n    assert lower('A') == 'a'\n"
+    )
+    seed_recorded(repo)
+    # the integration command is `pytest ...`: the venv's pytest must be found, and start
+    # without the venv's plugins (langsmith, anyio...: 8 s instead of 1 s on this machine)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv(
+        "PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    )
+    return repo

@@ -31,3 +31,22 @@ def test_langgraph_json_points_at_a_graph_factory(monkeypatch: pytest.MonkeyPatc
     assert {"preflight", "signature", "setup", "body", "integration", "review", "finish"} <= set(
         graph.nodes
     )
+
+
+def test_the_served_graph_is_configured_from_the_environment_and_built_once(
+    tmp_path: Path,
+) -> None:
+    from beadline.validators.errors import UserError
+    from beadline.workflows import langgraph_app
+    from beadline.workflows.bead.runtime import LazyExecutor
+
+    script = tmp_path / "s.yaml"
+    script.write_text("{}")
+    env = {"BEADLINE_MODEL": f"scripted:{script}", "BEADLINE_SANDBOX": "local"}
+    graph = langgraph_app.make_graph(env)
+    assert langgraph_app.make_graph(dict(env)) is graph  # the server calls it for every run
+    assert langgraph_app.make_graph({**env, "BEADLINE_REVIEW": "0"}) is not graph
+    executor = graph.nodes["preflight"].bound.func.__self__.executor  # type: ignore[attr-defined]
+    assert isinstance(executor, LazyExecutor) and executor._inner is None  # nothing started yet
+    with pytest.raises(UserError, match="--base-url is only for --backend openai"):
+        langgraph_app.make_graph({"BEADLINE_BASE_URL": "http://h:1/v1"})

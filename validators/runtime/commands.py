@@ -1,20 +1,37 @@
-"""Command runs in the worker: prepare a scratch directory, read a JUnit XML report.
+"""Command runs in the worker: prepare a scratch directory, exec, read a JUnit XML report.
 
-The fork/exec and the limits are the worker's (:mod:`.worker`); this module holds the parts
-that need no process: copying ``directory``, writing ``files`` safely inside the scratch
-directory, and parsing a JUnit report with ``xml.etree``.
+The fork and the limits are the worker's (:mod:`.worker`); this module holds the rest:
+copying ``directory``, writing ``files`` safely inside the scratch directory, the command's
+environment and its ``exec`` in the child, parsing a JUnit report with ``xml.etree`` and turning
+what the child did into the protocol's result.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import json
 import os
 import shutil
+import signal
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
-__all__ = ["ScratchError", "chown_tree", "parse_junit", "populate", "python_path"]
+from .outcomes import Outcome, ended_without_result
+
+__all__ = [
+    "ScratchError",
+    "chown_tree",
+    "command_env",
+    "command_result",
+    "exec_body",
+    "parse_junit",
+    "populate",
+    "python_path",
+    "read_junit",
+]
 
 
 class ScratchError(Exception):
@@ -117,6 +134,88 @@ def parse_junit(path: str, *, message_chars: int = 400) -> tuple[list[dict[str, 
             }
         )
     return cases, ""
+
+
+def exec_body(argv: list[str], env: dict[str, str], result_fd: int) -> NoReturn:
+    """A command's child: exec the command (or report why it cannot run)."""
+    for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
+        signal.signal(number, signal.SIG_DFL)
+    try:
+        os.execvpe(argv[0], argv, env)
+    except OSError as exc:
+        reason = (
+            f"command not found: {argv[0]}"
+            if exc.errno == errno.ENOENT
+            else f"cannot run {argv[0]}: {exc.strerror}"
+        )
+        with contextlib.suppress(OSError):
+            os.write(result_fd, json.dumps({"exec_error": reason}).encode())
+    os._exit(127)
+
+
+def command_env(run_dir: str) -> dict[str, str]:
+    """The environment of a command: a minimal PATH, UTF-8, no bytecode, home = scratch."""
+    return {
+        "PATH": os.pathsep.join(
+            [os.path.dirname(sys.executable), os.environ.get("PATH", "/usr/bin:/bin")]
+        ),
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "HOME": run_dir,
+        "TMPDIR": run_dir,
+        "USER": "sandbox",
+        "LOGNAME": "sandbox",
+    }
+
+
+def read_junit(run_dir: str, relative: Any) -> tuple[list[dict[str, Any]], str]:
+    """The JUnit cases of a command's report, read only from inside its scratch directory
+    (the worker may read more than the command could: a symlink out is refused)."""
+    if not relative:
+        return [], ""
+    path = os.path.realpath(os.path.join(run_dir, str(relative)))
+    if not path.startswith(os.path.realpath(run_dir) + os.sep):
+        return [], f"the JUnit report {relative!r} is outside the working directory"
+    try:
+        return parse_junit(path)
+    except OSError as exc:
+        return [], f"cannot read the JUnit report: {exc}"
+
+
+def command_result(
+    outcome: Outcome, limits: dict[str, Any], junit: list[dict[str, Any]], problem: str
+) -> dict[str, Any]:
+    """The protocol result of a command from what its child did."""
+    cap = int(limits["output_bytes"])
+    result: dict[str, Any] = {
+        "exit_code": None,
+        "stdout": outcome.stdout[:cap].decode("utf-8", "replace"),
+        "stderr": outcome.stderr[:cap].decode("utf-8", "replace"),
+        "duration_s": round(outcome.duration_s, 6),
+        "junit": junit,
+    }
+    exec_error = ""
+    if outcome.result:
+        with contextlib.suppress(ValueError, AttributeError):
+            exec_error = str(json.loads(outcome.result).get("exec_error", ""))
+    if outcome.timed_out:
+        result.update(status="timeout", message=f"timed out after {limits['wall_s']} s")
+    elif outcome.output_exceeded:
+        result.update(status="killed", message="output limit exceeded")
+    elif exec_error:
+        result.update(status="error", message=exec_error)
+    elif os.WIFEXITED(outcome.wait_status):
+        code = os.WEXITSTATUS(outcome.wait_status)
+        result.update(
+            status="passed" if code == 0 else "failed",
+            exit_code=code,
+            message=f"exit status {code}" + (f"; {problem}" if problem else ""),
+        )
+    else:
+        status, message = ended_without_result(outcome, limits)
+        result.update(status=status, message=message)
+    return result
 
 
 def python_path(run_dir: str, relative: Any, site: Sequence[str]) -> str:

@@ -17,22 +17,33 @@ import time
 from dataclasses import dataclass, field
 
 __all__ = [
+    "MAX_FD",
     "Cgroups",
+    "PidNamespace",
     "apply_rlimits",
     "bind_read_only",
+    "close_fds_except",
     "die_with_parent",
     "drop_privileges",
+    "enter_pid_namespace",
     "expose_to_others",
     "kill_adopted",
     "kill_group",
+    "pid_namespace",
     "reap_zombies",
+    "set_dumpable",
     "set_oom_score",
     "set_subreaper",
     "unshare_network",
 ]
 
+MAX_FD = 1 << 20
+"""Upper bound for closing inherited descriptors (``close_range`` makes the range cheap)."""
+
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWNS = 0x00020000
+_CLONE_NEWPID = 0x20000000
+_MS_NOEXEC = 8
 _MS_RDONLY = 1
 _MS_REMOUNT = 32
 _MS_BIND = 4096
@@ -43,6 +54,7 @@ _MS_NODEV = 4
 _MNT_DETACH = 2
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
 _MIB = 1024 * 1024
 
 
@@ -67,6 +79,112 @@ def unshare_network() -> str | None:
     except (OSError, AttributeError) as exc:
         return f"unshare(CLONE_NEWNET) unavailable: {exc}"
     return None
+
+
+def _mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None
+) -> None:
+    def encode(value: str | None) -> bytes | None:
+        return value.encode() if value is not None else None
+
+    libc = _libc()
+    if libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)) != 0:
+        raise OSError(ctypes.get_errno(), f"mount {target}: {os.strerror(ctypes.get_errno())}")
+
+
+def enter_pid_namespace() -> tuple[bool, str | None]:
+    """Continue as PID 1 of a new PID namespace whose ``/proc`` hides other users' processes.
+
+    The calling process unshares a PID namespace and forks; the *parent* stays behind as a
+    placeholder (the host knows its pid), closes its protocol descriptors 0 and 1, waits for
+    the child and exits with its status: this function never returns there. The *child* is
+    the namespace's init: when it dies the kernel kills everything left inside, and no process
+    inside can signal it (init ignores signals it has no handler for, and nothing inside is
+    root but itself). It gets a private mount namespace with a fresh ``/proc`` for the new
+    namespace, mounted ``hidepid=2``: a process that is not root sees only the processes of
+    its own uid there. Needs root (``CAP_SYS_ADMIN``).
+
+    Returns:
+        ``(inside, problem)``: in the child ``(True, None)``, or ``(True, why)`` when ``/proc``
+        could not be remounted (the namespace still holds); in the calling process, when no
+        namespace could be made, ``(False, why)``.
+    """
+    libc = _libc()
+    try:
+        if libc.unshare(_CLONE_NEWPID) != 0:
+            return False, f"unshare(CLONE_NEWPID) failed: {os.strerror(ctypes.get_errno())}"
+    except (OSError, AttributeError) as exc:
+        return False, f"unshare(CLONE_NEWPID) unavailable: {exc}"
+    pid = os.fork()
+    if pid > 0:  # the placeholder: relay the worker's exit status
+        for fd in (0, 1):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        code = os.waitstatus_to_exitcode(status)
+        os._exit(code if code >= 0 else 128 - code)
+    die_with_parent()  # the host kills the placeholder: the namespace goes with it
+    try:
+        if libc.unshare(_CLONE_NEWNS) != 0:
+            return True, f"unshare(CLONE_NEWNS) failed: {os.strerror(ctypes.get_errno())}"
+        _mount(None, "/", None, _MS_REC | _MS_PRIVATE, None)
+        _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "hidepid=2")
+    except OSError as exc:
+        return True, f"could not mount a private /proc: {exc}"
+    return True, None
+
+
+@dataclass
+class PidNamespace:
+    """What :func:`pid_namespace` achieved (the worker reports it in its ready line)."""
+
+    active: bool = False
+    """The worker is PID 1 of its own PID namespace."""
+    proc_hidden: bool = False
+    """Its ``/proc`` is private and mounted ``hidepid=2``."""
+    detail: str = "not requested"
+    """What happened, for the report."""
+
+
+def pid_namespace(requested: bool) -> PidNamespace:
+    """Enter a private PID namespace when ``requested`` and root (see
+    :func:`enter_pid_namespace`: in the calling process this never returns on success)."""
+    if not requested:
+        return PidNamespace()
+    if os.geteuid() != 0:
+        return PidNamespace(detail="not root: children share the host's PID namespace")
+    inside, problem = enter_pid_namespace()
+    if not inside:
+        return PidNamespace(detail=problem or "unavailable")
+    if problem:
+        return PidNamespace(active=True, detail=f"private PID namespace, but {problem}")
+    return PidNamespace(
+        active=True,
+        proc_hidden=True,
+        detail="private PID namespace; /proc (hidepid=2) shows a child only its own processes",
+    )
+
+
+def set_dumpable(dumpable: bool) -> None:
+    """Set the calling process's dumpable flag (``False``: its ``/proc`` files become root's
+    and processes of the same uid may not ptrace it or open its memory or descriptors)."""
+    with contextlib.suppress(OSError, AttributeError):
+        _libc().prctl(_PR_SET_DUMPABLE, 1 if dumpable else 0, 0, 0, 0)
+
+
+def close_fds_except(keep: set[int]) -> None:
+    """Close every descriptor from 3 up except those in ``keep``."""
+    low = 3
+    for fd in sorted(f for f in keep if f >= 3):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, MAX_FD)
 
 
 def _blocking_ancestor(path: str) -> tuple[str, str] | None:
@@ -107,16 +225,7 @@ def expose_to_others(paths: list[str], staging: str) -> str | None:
     if not needed:
         return None
     libc = _libc()
-
-    def encode(value: str | None) -> bytes | None:
-        return value.encode() if value is not None else None
-
-    def mount(
-        source: str | None, target: str, fstype: str | None, flags: int, data: str | None
-    ) -> None:
-        if libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)) != 0:
-            raise OSError(ctypes.get_errno(), f"mount {target}: {os.strerror(ctypes.get_errno())}")
-
+    mount = _mount
     try:
         if libc.unshare(_CLONE_NEWNS) != 0:
             return f"unshare(CLONE_NEWNS) failed: {os.strerror(ctypes.get_errno())}"
@@ -265,25 +374,29 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def kill_adopted(keep: frozenset[int] = frozenset(), *, rounds: int = 8) -> int:
-    """Kill this process's children (adopted orphans included), except ``keep``.
+def kill_adopted(keep: frozenset[int] = frozenset(), *, timeout_s: float = 1.0) -> int:
+    """Kill this process's children (adopted orphans included), except ``keep``, and reap them.
 
-    The worker is a child subreaper, so a daemon that escaped a run's process group is
-    re-parented here once its parent dies. Returns how many processes were signalled.
+    The worker is a child subreaper (or its PID namespace's init, or the container's PID 1), so
+    a daemon that escaped a run's process group is re-parented here once its parent dies. A
+    SIGKILLed process needs a moment to die: this waits (up to ``timeout_s``) until every one is
+    reaped, so none is left as a zombie. Returns how many processes were signalled.
     """
     me = os.getpid()
-    killed = 0
-    for _ in range(rounds):
-        targets = [p for p in _children(me) if p not in keep]
-        if not targets:
-            break
-        for pid in targets:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            kill_group(pid)
+    signalled: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    while True:
         reap_zombies()
-    return killed
+        targets = [p for p in _children(me) if p not in keep]
+        if not targets or time.monotonic() > deadline:
+            return len(signalled)
+        for pid in targets:
+            if pid not in signalled:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+                kill_group(pid)
+                signalled.add(pid)
+        time.sleep(0.0002)
 
 
 def reap_zombies() -> None:

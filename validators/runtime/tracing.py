@@ -24,6 +24,8 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
+from .outcomes import clip
+
 __all__ = ["Tracer", "exc_text", "safe_repr"]
 
 _SIMPLE = (int, float, bool, complex, type(None))
@@ -100,16 +102,15 @@ def safe_repr(value: object, limit: int) -> str:
 
 
 def exc_text(exc_type: type[BaseException], exc: BaseException | None, limit: int) -> str:
-    """``"Type: message"`` of an exception on one line, cut to ``limit`` characters."""
+    """``"Type: message"`` of an exception on one line, cut to ``limit`` characters (a cut
+    message ends in :data:`~.outcomes.TRUNCATED`)."""
     try:
         message = str(exc) if exc is not None else ""
     except BaseException:  # a hostile __str__
         message = "<unprintable message>"
     message = " ".join(message.split())
     text = f"{exc_type.__name__}: {message}" if message else exc_type.__name__
-    if len(text) > limit:
-        text = text[: max(1, limit - 3)] + "..."
-    return text
+    return clip(text, max(1, limit))
 
 
 class Tracer:

@@ -4,10 +4,11 @@ Run it as ``python3 -u worker.py [flags]`` (standard library only; no beadline n
 imports once, then forks one child per test case (per command), so a run costs a fork, not an
 interpreter start-up.
 
-Flags (host-only hardening; inside Docker none is needed)::
+Flags (host-only hardening; inside Docker only ``--drop-uid`` is used)::
 
     --drop-uid UID        children switch to UID (and --drop-gid, default UID) when root
     --drop-gid GID
+    --pid-ns              become PID 1 of a new PID namespace with a private /proc (hidepid=2)
     --unshare-net         put the worker (hence every child) in a new, empty network namespace
     --cgroup              give the worker a private cgroup (pids + memory) when writable
     --pids-max N          processes allowed in that cgroup at once (default 128)
@@ -18,14 +19,20 @@ Flags (host-only hardening; inside Docker none is needed)::
                           own dependencies (a virtual environment's site-packages); made
                           read-only for children where the worker can (root)
 
-Line protocol (UTF-8 JSON, one object per line, ``\\n``-terminated; the worker's own stdout
-carries nothing else: children write to private pipes and never see it)::
+Line protocol, version 2 (the worker's own stdout carries nothing else: children write to
+private pipes, never see the protocol descriptors, and run as another uid)::
 
-    worker -> host, once at start:
-      {"ready": true, "protocol": 1, "pid": 123, "python": "3.11.7",
+    host -> worker, first: 32 raw bytes, the per-worker key (read by the signer process only,
+      see ``signing.py``); then one JSON request per line.
+    worker -> host: one line per answer, ``JSON \t HMAC-hex \n``, the MAC over the request id
+      (0 for the ready line) and the JSON bytes; the host drops any line that does not verify.
+      Once at start:
+      {"ready": true, "protocol": 2, "pid": 123, "python": "3.11.7",
        "hardening": {"net_isolated": bool, "net_detail": str, "uid_dropped": bool,
                      "uid": int|null, "uid_detail": str, "cgroup": "v1"|"v2"|"", "cgroup_memory": bool,
-                     "cgroup_detail": str, "subreaper": bool, "nproc": int|null}}
+                     "cgroup_detail": str, "subreaper": bool, "nproc": int|null,
+                     "pid_ns": bool, "proc_hidden": bool, "pid_ns_detail": str,
+                     "worker_uid": int, "signed": true, "scratch": str}}
     host -> worker, then exactly one answer line per request, in order:
       {"op": "ping", "id": 1}                     -> {"id": 1, "ok": true, "pong": true}
       {"op": "run", "id": 2, "program": str, "setup": str, "trace": bool,
@@ -48,29 +55,29 @@ carries nothing else: children write to private pipes and never see it)::
            "junit": [{"name", "classname", "status", "message"}]}}
       {"op": "exit"}                              -> the worker cleans up and exits (no answer)
       a malformed request                         -> {"id": ..., "ok": false, "error": str}
+    Any answer may carry ``"recycle": "why"``: the worker could not clean up after a program
+    (e.g. a tree it could not remove); the answer is valid, but the host should replace it.
 
 Each request's time is bounded by its limits (``wall_s`` per test case, plus a few ms); the
 host adds a grace and restarts a worker that does not answer in time. End of stdin = exit.
-Trace events have the JSON form of ``beadline.validators.executor.Trace``.
+Every text in an answer is capped (``outcomes.py``). Trace events have the JSON form of
+``beadline.validators.executor.Trace``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import gc
 import io
 import json
 import os
-import select
-import shutil
 import signal
-import stat
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NoReturn
 
 if __name__ == "__main__" and not __package__:
@@ -89,12 +96,29 @@ if __name__ == "__main__" and not __package__:
     raise SystemExit(_module.main())
 
 from . import harnesses, isolation
-from .commands import ScratchError, chown_tree, parse_junit, populate, python_path
-from .outcomes import Outcome, compare_stdout, decode_child, ended_without_result, finish
+from .cleanup import remove_tree
+from .commands import (
+    ScratchError,
+    chown_tree,
+    command_env,
+    command_result,
+    exec_body,
+    populate,
+    python_path,
+    read_junit,
+)
+from .outcomes import (
+    Outcome,
+    cap_command,
+    case_result,
+    finish,
+)
+from .signing import Signer, SignerError, frame
+from .watch import ChildWatch, Pipes
 
 __all__ = ["PROTOCOL_VERSION", "Options", "Worker", "main", "parse_args"]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 """Bumped on any incompatible change of the line protocol."""
 
 _PRELOAD = (
@@ -117,6 +141,8 @@ _CHILD_ERROR = 70
 _WORKER_MEMORY_MB = 128
 """Headroom in the cgroup's memory limit for the worker itself (the child has RLIMIT_AS)."""
 _SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+_CLEAN_S = 1.0
+"""Seconds a run's scratch removal may take; past that the worker asks to be recycled."""
 
 
 @dataclass
@@ -127,6 +153,8 @@ class Options:
     """Unprivileged uid for children (used only when the worker runs as root)."""
     drop_gid: int | None = None
     """Its gid (defaults to ``drop_uid``)."""
+    pid_ns: bool = False
+    """Run as PID 1 of a private PID namespace with a private ``/proc``."""
     unshare_net: bool = False
     """Cut the network off with a private network namespace."""
     cgroup: bool = False
@@ -139,6 +167,9 @@ class Options:
     """Parent directory of the scratch directories."""
     site_paths: list[str] = field(default_factory=list)
     """Extra ``sys.path`` directories of module-mode runs (``--site-path``, repeatable)."""
+
+
+_SWITCHES = {"--unshare-net": "unshare_net", "--cgroup": "cgroup", "--pid-ns": "pid_ns"}
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -163,10 +194,8 @@ def parse_args(argv: list[str]) -> Options:
                     options.site_paths.append(value)
                 else:
                     setattr(options, flag[2:].replace("-", "_"), int(value))
-            elif flag == "--unshare-net":
-                options.unshare_net = True
-            elif flag == "--cgroup":
-                options.cgroup = True
+            elif flag in _SWITCHES:
+                setattr(options, _SWITCHES[flag], True)
             else:
                 raise ValueError(f"unknown flag {flag}")
         except (IndexError, ValueError) as exc:
@@ -183,20 +212,6 @@ def _write_all(fd: int, data: bytes) -> None:
         except InterruptedError:
             continue
         view = view[written:]
-
-
-def _rmtree(path: str) -> None:
-    def fix(func: Callable[..., Any], target: str, _info: Any) -> None:
-        # A program may chmod its files read-only; make them removable and retry once.
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(target), stat.S_IRWXU)
-            os.chmod(target, stat.S_IRWXU)
-            func(target)
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=fix)
-    else:
-        shutil.rmtree(path, onerror=fix)
 
 
 def _processes_of(uid: int) -> int:
@@ -234,10 +249,27 @@ def _limits(raw: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 class Worker:
-    """The fork-server. :meth:`serve` runs the protocol loop on fds 0 and 1."""
+    """The fork-server. :meth:`serve` runs the protocol loop on fds 0 and 1.
 
-    def __init__(self, options: Options) -> None:
+    Args:
+        options: The parsed flags.
+        signer: The process holding the key (:meth:`serve` needs one; see ``signing.py``).
+        host_pid: The worker's pid as the host sees it (names the cgroup).
+        pid_ns: What the PID namespace set-up achieved.
+    """
+
+    def __init__(
+        self,
+        options: Options,
+        *,
+        signer: Signer | None = None,
+        host_pid: int | None = None,
+        pid_ns: isolation.PidNamespace | None = None,
+    ) -> None:
         self.options = options
+        self.signer = signer
+        self.host_pid = host_pid if host_pid is not None else os.getpid()
+        self.pid_ns = pid_ns or isolation.PidNamespace()
         self.hardening: dict[str, Any] = {}
         self.counter = 0
         self.base_dir = ""
@@ -248,6 +280,8 @@ class Worker:
         self.has_pidfd = hasattr(os, "pidfd_open")
         self.oom_seen = 0
         self.shared_tmp_seen: dict[str, int] = {}
+        self.recycle_reason = ""
+        """Set when a clean-up failed: the next answer asks the host to replace the worker."""
         self.read_only: dict[str, str | None] = {}
         """Paths made read-only for children (value: ``None``, or why that failed)."""
 
@@ -262,25 +296,10 @@ class Worker:
             net_ok = problem is None
             net_detail = problem or "private network namespace (no interfaces up)"
         subreaper = isolation.set_subreaper()
-        if options.drop_uid is not None and os.geteuid() == 0:
-            gid = options.drop_gid if options.drop_gid is not None else options.drop_uid
-            self.drop = (options.drop_uid, gid)
-            if self.nproc is None:
-                self.nproc = 256
-        drop_detail = "not requested" if options.drop_uid is None else "not root"
-        if self.drop is not None:
-            drop_detail = self._make_reachable()
-        if self.drop is None and self.nproc is None and os.geteuid() != 0:
-            # RLIMIT_NPROC counts every process of the user: leave room for what runs already.
-            self.nproc = _processes_of(os.getuid()) + 256
-        if options.cgroup:
-            self.cgroups = isolation.Cgroups.create(
-                f"beadline-{os.getpid()}", pids_max=options.pids_max + 1
-            )
-            if self.cgroups.active:
-                self.oom_seen = self.cgroups.oom_events()
-                self.cgroups.join()
-                isolation.set_oom_score(-500)  # the kernel should kill a child, not the worker
+        # Processes of the worker's own uid may not open its /proc files or ptrace it.
+        isolation.set_dumpable(False)
+        drop_detail = self._setup_drop()
+        self._setup_cgroup()
         self.base_dir = tempfile.mkdtemp(prefix="beadline-w", dir=options.tmp or _scratch_parent())
         os.chmod(self.base_dir, 0o711)
         for path in options.site_paths:
@@ -293,7 +312,42 @@ class Worker:
         # ones so a child's GC does not copy every page of the worker (copy-on-write).
         gc.collect()
         gc.freeze()
-        self.hardening = {
+        self.hardening = self._report(net_ok, net_detail, drop_detail, subreaper)
+
+    def _setup_drop(self) -> str:
+        """Decide the children's uid (and RLIMIT_NPROC); return what the report says."""
+        options = self.options
+        if options.drop_uid is not None and os.geteuid() == 0:
+            gid = options.drop_gid if options.drop_gid is not None else options.drop_uid
+            self.drop = (options.drop_uid, gid)
+            if self.nproc is None:
+                self.nproc = 256
+        drop_detail = "not requested" if options.drop_uid is None else "not root"
+        if self.drop is not None:
+            drop_detail = self._make_reachable()
+        if self.drop is None and self.nproc is None and os.geteuid() != 0:
+            # RLIMIT_NPROC counts every process of the user: leave room for what runs already.
+            self.nproc = _processes_of(os.getuid()) + 256
+        return drop_detail
+
+    def _setup_cgroup(self) -> None:
+        options = self.options
+        if not options.cgroup:
+            return
+        self.cgroups = isolation.Cgroups.create(
+            f"beadline-{self.host_pid}", pids_max=options.pids_max + 1
+        )
+        if self.cgroups.active:
+            self.oom_seen = self.cgroups.oom_events()
+            self.cgroups.join()
+            isolation.set_oom_score(-500)  # the kernel should kill a child, not the worker
+
+    def _report(
+        self, net_ok: bool, net_detail: str, drop_detail: str, subreaper: bool
+    ) -> dict[str, Any]:
+        """The ``hardening`` object of the ready line."""
+        options = self.options
+        return {
             "net_isolated": net_ok,
             "net_detail": net_detail,
             "uid_dropped": self.drop is not None,
@@ -308,6 +362,12 @@ class Worker:
             ),
             "subreaper": subreaper,
             "nproc": self.nproc,
+            "pid_ns": self.pid_ns.active,
+            "proc_hidden": self.pid_ns.proc_hidden,
+            "pid_ns_detail": self.pid_ns.detail,
+            "worker_uid": os.geteuid(),
+            "signed": self.signer is not None,
+            "scratch": self.base_dir,
         }
 
     def _make_reachable(self) -> str:
@@ -356,6 +416,7 @@ class Worker:
         else:
             self.read_only[path] = isolation.bind_read_only(path)
 
+    # -- clean-up -------------------------------------------------------------------------
     def _sweep_shared_tmp(self) -> None:
         """Remove what the unprivileged uid left in world-writable directories (``/tmp``...).
 
@@ -379,34 +440,92 @@ class Worker:
                     try:
                         if entry.stat(follow_symlinks=False).st_uid != uid:
                             continue
-                        if entry.is_dir(follow_symlinks=False):
-                            _rmtree(entry.path)
-                        else:
-                            os.unlink(entry.path)
                     except OSError:
                         continue
+                    if not remove_tree(entry.path, deadline_s=_CLEAN_S):
+                        self.recycle_reason = f"could not remove {entry.path}"
             with contextlib.suppress(OSError):
                 stamp = os.stat(shared).st_mtime_ns
                 # Trust the stamp only once the coarse file-system clock has moved past it.
                 if time.time_ns() - stamp > 50_000_000:
                     self.shared_tmp_seen[shared] = stamp
 
+    def _clean(self, run_dir: str) -> None:
+        """Remove a run's scratch directory and its litter; never raises. What cannot be
+        removed makes the worker ask to be recycled (the result still goes out)."""
+        if not remove_tree(run_dir, deadline_s=_CLEAN_S):
+            self.recycle_reason = f"could not remove the scratch directory {run_dir}"
+        self._sweep_shared_tmp()
+
+    def _kill_leftovers(self) -> None:
+        """Kill every process a run left (cgroup members, adopted orphans) but the signer."""
+        if self.cgroups.active:
+            self.cgroups.kill_all()
+        keep = frozenset({self.signer.pid}) if self.signer is not None else frozenset()
+        isolation.kill_adopted(keep)
+
     def close(self) -> None:
-        """Kill what is left, remove the scratch root and the cgroup."""
-        isolation.kill_adopted()
+        """Kill what is left, remove the scratch root and the cgroup, stop the signer."""
+        self._kill_leftovers()
         self.cgroups.close()
         if self.base_dir:
-            _rmtree(self.base_dir)
+            remove_tree(self.base_dir)
             self.base_dir = ""
+        if self.signer is not None:
+            self.signer.close()
 
     # -- one child ------------------------------------------------------------------------
-    def _new_dir(self, prefix: str) -> str:
+    def _new_dir(self, prefix: str, *, chown: bool = True) -> str:
+        """A fresh scratch directory, given to the children's uid unless ``chown`` is False
+        (a command's is filled first, then given away as a whole)."""
         self.counter += 1
         path = os.path.join(self.base_dir, f"{prefix}{self.counter}")
         os.mkdir(path, 0o700)
-        if self.drop is not None:
+        if chown and self.drop is not None:
             os.chown(path, *self.drop)
         return path
+
+    def _stdin_fd(self, run_dir: str, stdin: str | None) -> int:
+        """A descriptor the child reads as stdin: /dev/null, a pipe, or a file for big inputs."""
+        if not stdin:
+            return self.devnull
+        data = stdin.encode("utf-8", "surrogateescape")
+        if len(data) <= 60_000:
+            read_end, write_end = os.pipe()
+            _write_all(write_end, data)
+            os.close(write_end)
+            return read_end
+        path = os.path.join(run_dir, ".stdin")
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return os.open(path, os.O_RDONLY)
+
+    def _become_child(
+        self, run_dir: str, limits: Mapping[str, Any], fds: tuple[int, int, int], command: bool
+    ) -> None:
+        """In the forked child, before any program code: isolate, limit, drop privileges.
+
+        ``fds`` are (stdin, stdout, stderr) for the child. Every other descriptor but the
+        result pipe's write end is closed first, the protocol's and the signer's included.
+        """
+        os.setsid()
+        if self.cgroups.active:
+            isolation.set_oom_score(1000)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        memory_mb = int(limits["memory_mb"])
+        os.chdir(run_dir)
+        os.environ["HOME"] = os.environ["TMPDIR"] = run_dir
+        isolation.apply_rlimits(
+            memory_mb=memory_mb,
+            cpu_s=float(limits["cpu_s"]),
+            fsize_mb=memory_mb if command else min(memory_mb, 64),
+            nofile=1024 if command else 256,
+            nproc=self.nproc,
+        )
+        if self.drop is not None:
+            isolation.drop_privileges(*self.drop)
+        isolation.die_with_parent()
 
     def _launch(
         self,
@@ -418,52 +537,21 @@ class Worker:
         command: bool = False,
     ) -> Outcome:
         """Fork a child that isolates itself and calls ``body(result_fd)``; watch it."""
-        out_cap = int(limits["output_bytes"])
-        hard_cap = max(1 << 20, 64 * out_cap)
-        wall = float(limits["wall_s"])
-        memory_mb = int(limits["memory_mb"])
-        self.cgroups.set_memory(memory_mb + _WORKER_MEMORY_MB)
+        hard_cap = max(1 << 20, 64 * int(limits["output_bytes"]))
+        self.cgroups.set_memory(int(limits["memory_mb"]) + _WORKER_MEMORY_MB)
         res_r, res_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe() if command else (-1, -1)
-        in_fd = self.devnull
-        if stdin:
-            data = stdin.encode("utf-8", "surrogateescape")
-            if len(data) <= 60_000:
-                in_fd, in_w = os.pipe()
-                _write_all(in_w, data)
-                os.close(in_w)
-            else:
-                path = os.path.join(run_dir, ".stdin")
-                with open(path, "wb") as handle:
-                    handle.write(data)
-                in_fd = os.open(path, os.O_RDONLY)
+        in_fd = self._stdin_fd(run_dir, stdin)
         start = time.perf_counter()
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # ------------------------------------------------------------ child
             try:
-                os.setsid()
-                if self.cgroups.active:
-                    isolation.set_oom_score(1000)
-                os.dup2(in_fd, 0)
-                os.dup2(out_w, 1)
-                os.dup2(err_w if command else self.devnull, 2)
-                for fd in {res_r, out_r, err_r, out_w, err_w, in_fd, self.devnull} - {-1, 0, 1, 2}:
-                    with contextlib.suppress(OSError):
-                        os.close(fd)
-                os.chdir(run_dir)
-                os.environ["HOME"] = os.environ["TMPDIR"] = run_dir
-                isolation.apply_rlimits(
-                    memory_mb=memory_mb,
-                    cpu_s=float(limits["cpu_s"]),
-                    fsize_mb=memory_mb if command else min(memory_mb, 64),
-                    nofile=1024 if command else 256,
-                    nproc=self.nproc,
+                self._become_child(
+                    run_dir, limits, (in_fd, out_w, err_w if command else self.devnull), command
                 )
-                if self.drop is not None:
-                    isolation.drop_privileges(*self.drop)
-                isolation.die_with_parent()
+                isolation.close_fds_except({res_w})
                 if os.getppid() != parent:  # the worker died before we could notice
                     os._exit(_CHILD_ERROR)
                 body(res_w)
@@ -478,10 +566,21 @@ class Worker:
                 os.close(fd)
         if in_fd != self.devnull:
             os.close(in_fd)
-        outcome = self._watch(pid, start, wall, hard_cap, res_r, out_r, err_r)
-        for fd in (res_r, out_r, err_r):
-            if fd >= 0:
+        pipes = Pipes(result=res_r, out=out_r, err=err_r)
+        try:
+            outcome = self._watch(pid, pipes, start, float(limits["wall_s"]), hard_cap)
+        finally:
+            for fd in pipes.all():
                 os.close(fd)
+        return outcome
+
+    def _watch(self, pid: int, pipes: Pipes, start: float, wall_s: float, hard_cap: int) -> Outcome:
+        """Wait for the child (see :class:`ChildWatch`), kill what it left, read its pipes."""
+        watch = ChildWatch(pid, pipes, hard_cap=hard_cap, use_pidfd=self.has_pidfd)
+        self.has_pidfd = watch.pidfd_works
+        outcome = watch.wait(start, wall_s)
+        self._kill_leftovers()
+        watch.finish(outcome)
         killed = os.WIFSIGNALED(outcome.wait_status) and (
             os.WTERMSIG(outcome.wait_status) == signal.SIGKILL
         )
@@ -489,110 +588,6 @@ class Worker:
             count = self.cgroups.oom_events()
             outcome.oom = count > self.oom_seen
             self.oom_seen = count
-        return outcome
-
-    def _watch(
-        self, pid: int, start: float, wall: float, hard_cap: int, res_r: int, out_r: int, err_r: int
-    ) -> Outcome:
-        outcome = Outcome()
-        buffers: dict[int, list[bytes]] = {res_r: [], out_r: []}
-        sizes = {res_r: 0, out_r: 0}
-        if err_r >= 0:
-            buffers[err_r] = []
-            sizes[err_r] = 0
-        pidfd = -1
-        if self.has_pidfd:
-            try:
-                pidfd = os.pidfd_open(pid)
-            except OSError:
-                self.has_pidfd = False
-        poller = select.poll()
-        for fd in buffers:
-            poller.register(fd, select.POLLIN)
-        if pidfd >= 0:
-            poller.register(pidfd, select.POLLIN)
-        deadline = start + wall
-        exited = False
-        reaped = False
-        status = 0
-
-        def take(fd: int) -> None:
-            try:
-                data = os.read(fd, 65536)
-            except BlockingIOError:
-                return
-            if not data:
-                poller.unregister(fd)
-                open_fds.discard(fd)
-                return
-            sizes[fd] += len(data)
-            if sizes[fd] <= hard_cap:
-                buffers[fd].append(data)
-
-        open_fds = set(buffers)
-        while True:
-            now = time.perf_counter()
-            if now >= deadline:
-                outcome.timed_out = True
-                break
-            timeout_ms = (deadline - now) * 1000.0
-            if pidfd < 0:
-                timeout_ms = min(timeout_ms, 2.0)
-            try:
-                events = poller.poll(max(1, int(timeout_ms + 1)))
-            except InterruptedError:
-                continue
-            for fd, _event in events:
-                if fd == pidfd:
-                    exited = True
-                else:
-                    take(fd)
-            if pidfd < 0:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                reaped = done != 0
-                exited = exited or reaped
-            if sizes[out_r] > hard_cap or (err_r >= 0 and sizes[err_r] > hard_cap):
-                outcome.output_exceeded = True
-                break
-            if exited:
-                break
-        if not exited or outcome.output_exceeded:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        isolation.kill_group(pid)
-        if not reaped:
-            try:
-                _, status, usage = os.wait4(pid, 0)
-                outcome.cpu_s = usage.ru_utime + usage.ru_stime
-            except ChildProcessError:  # pragma: no cover - reaped elsewhere
-                status = 0
-        if self.cgroups.active:
-            self.cgroups.kill_all()
-        outcome.duration_s = time.perf_counter() - start
-        outcome.wait_status = status
-        isolation.kill_adopted()
-        # Everything that could write is dead: drain what is still buffered in the pipes.
-        for fd in list(open_fds):
-            os.set_blocking(fd, False)
-            while fd in open_fds and sizes[fd] <= hard_cap:
-                try:
-                    data = os.read(fd, 65536)
-                except BlockingIOError:
-                    break
-                if not data:
-                    break
-                sizes[fd] += len(data)
-                buffers[fd].append(data)
-        if pidfd >= 0:
-            os.close(pidfd)
-        outcome.result = b"".join(buffers[res_r])
-        outcome.stdout = b"".join(buffers[out_r])
-        outcome.stdout_total = sizes[out_r]
-        if err_r >= 0:
-            outcome.stderr = b"".join(buffers[err_r])
-            outcome.extra["stderr_total"] = sizes[err_r]
-        if sizes[out_r] > hard_cap or (err_r >= 0 and sizes[err_r] > hard_cap):
-            outcome.output_exceeded = True
         return outcome
 
     # -- run requests ---------------------------------------------------------------------
@@ -617,52 +612,13 @@ class Worker:
         self, prepared: harnesses.Prepared, case: harnesses.PreparedCase, limits: dict[str, Any]
     ) -> dict[str, Any]:
         run_dir = self._new_dir("r")
-
-        def body(result_fd: int) -> NoReturn:
-            me = os.getpid()
-            sys.stdin = io.TextIOWrapper(
-                io.FileIO(0, "r", closefd=False), encoding="utf-8", errors="replace"
-            )
-            sys.stdout = io.TextIOWrapper(
-                io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
-            )
-            sys.stderr = io.TextIOWrapper(
-                io.FileIO(2, "w", closefd=False),
-                encoding="utf-8",
-                errors="backslashreplace",
-                line_buffering=True,
-            )
-            result = harnesses.run_case(prepared, case)
-            if os.getpid() != me:  # a process the program forked: never report
-                os._exit(0)
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(BaseException):
-                    stream.flush()
-            _write_all(result_fd, json.dumps(result).encode("ascii"))
-            os._exit(0)
-
         try:
-            outcome = self._launch(run_dir, limits, body, stdin=case.stdin or None)
+            outcome = self._launch(
+                run_dir, limits, partial(_case_body, prepared, case), stdin=case.stdin or None
+            )
         finally:
-            _rmtree(run_dir)
-            self._sweep_shared_tmp()
-        if outcome.timed_out:
-            result: dict[str, Any] = {
-                "status": "timeout",
-                "exc_type": None,
-                "message": f"timed out after {limits['wall_s']} s",
-            }
-        elif outcome.output_exceeded:
-            result = {
-                "status": "killed",
-                "exc_type": None,
-                "message": f"output limit exceeded: the program wrote more than {max(1 << 20, 64 * int(limits['output_bytes']))} bytes",
-            }
-        else:
-            result = decode_child(outcome, limits)
-            if case.kind == "stdio" and result.get("status") == "passed":
-                result.update(compare_stdout(outcome.stdout, case.expected_stdout, limits))
-        return finish(result, outcome.stdout, outcome.stdout_total, outcome.duration_s, limits)
+            self._clean(run_dir)
+        return case_result(outcome, case.kind, case.expected_stdout, limits)
 
     # -- command requests -----------------------------------------------------------------
     def command(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -675,7 +631,7 @@ class Worker:
             return {"status": "error", "exit_code": None, "message": "empty argv"}
         if argv[0] == "python":
             argv[0] = sys.executable
-        run_dir = self._new_dir("c")
+        run_dir = self._new_dir("c", chown=False)
         try:
             try:
                 populate(run_dir, request.get("directory"), request.get("files") or {})
@@ -683,75 +639,16 @@ class Worker:
                     chown_tree(run_dir, *self.drop)
             except ScratchError as exc:
                 return {"status": "error", "exit_code": None, "message": str(exc)}
-            env = {
-                "PATH": os.pathsep.join(
-                    [os.path.dirname(sys.executable), os.environ.get("PATH", "/usr/bin:/bin")]
-                ),
-                "LANG": "C.UTF-8",
-                "PYTHONHASHSEED": "0",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "HOME": run_dir,
-                "TMPDIR": run_dir,
-            }
+            env = command_env(run_dir)
             pythonpath = python_path(run_dir, request.get("pythonpath"), self.options.site_paths)
             if pythonpath:
                 env["PYTHONPATH"] = pythonpath
-
-            def body(result_fd: int) -> NoReturn:
-                for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
-                    signal.signal(number, signal.SIG_DFL)
-                try:
-                    os.execvpe(argv[0], argv, env)
-                except OSError as exc:
-                    reason = (
-                        f"command not found: {argv[0]}"
-                        if exc.errno == errno.ENOENT
-                        else f"cannot run {argv[0]}: {exc.strerror}"
-                    )
-                    _write_all(result_fd, json.dumps({"exec_error": reason}).encode())
-                os._exit(127)
-
+            body = partial(exec_body, argv, env)
             outcome = self._launch(run_dir, limits, body, command=True)
-            junit: list[dict[str, Any]] = []
-            problem = ""
-            if request.get("junit_xml"):
-                try:
-                    junit_path = os.path.join(run_dir, str(request["junit_xml"]))
-                    junit, problem = parse_junit(junit_path)
-                except OSError as exc:
-                    problem = f"cannot read the JUnit report: {exc}"
+            junit, problem = read_junit(run_dir, request.get("junit_xml"))
         finally:
-            _rmtree(run_dir)
-            self._sweep_shared_tmp()
-        cap = int(limits["output_bytes"])
-        result: dict[str, Any] = {
-            "exit_code": None,
-            "stdout": outcome.stdout[:cap].decode("utf-8", "replace"),
-            "stderr": outcome.stderr[:cap].decode("utf-8", "replace"),
-            "duration_s": round(outcome.duration_s, 6),
-            "junit": junit,
-        }
-        exec_error = ""
-        if outcome.result:
-            with contextlib.suppress(ValueError, AttributeError):
-                exec_error = str(json.loads(outcome.result).get("exec_error", ""))
-        if outcome.timed_out:
-            result.update(status="timeout", message=f"timed out after {limits['wall_s']} s")
-        elif outcome.output_exceeded:
-            result.update(status="killed", message="output limit exceeded")
-        elif exec_error:
-            result.update(status="error", message=exec_error)
-        elif os.WIFEXITED(outcome.wait_status):
-            code = os.WEXITSTATUS(outcome.wait_status)
-            result.update(
-                status="passed" if code == 0 else "failed",
-                exit_code=code,
-                message=f"exit status {code}" + (f"; {problem}" if problem else ""),
-            )
-        else:
-            status, message = ended_without_result(outcome, limits)
-            result.update(status=status, message=message)
-        return result
+            self._clean(run_dir)
+        return cap_command(command_result(outcome, limits, junit, problem))
 
     # -- protocol loop --------------------------------------------------------------------
     def handle(self, line: bytes) -> dict[str, Any] | None:
@@ -775,16 +672,30 @@ class Worker:
         except Exception as exc:  # a malformed request must never take the worker down
             return {"id": request_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
+    def send(self, out_fd: int, request_id: int, answer: dict[str, Any]) -> None:
+        """Write one signed answer line (see ``signing.py``).
+
+        Raises:
+            SignerError: the worker has no signer, or it is gone.
+        """
+        if self.signer is None:
+            raise SignerError("this worker has no signer: start it through main()")
+        if self.recycle_reason:
+            answer["recycle"] = self.recycle_reason
+        body = json.dumps(answer).encode("ascii")
+        _write_all(out_fd, frame(body, self.signer.sign(request_id, body)))
+
     def serve(self, in_fd: int = 0, out_fd: int = 1) -> None:
         """Print the ready line, then answer requests until ``exit`` or end of input."""
         ready = {
             "ready": True,
             "protocol": PROTOCOL_VERSION,
             "pid": os.getpid(),
+            "host_pid": self.host_pid,
             "python": ".".join(map(str, sys.version_info[:3])),
             "hardening": self.hardening,
         }
-        _write_all(out_fd, json.dumps(ready).encode("ascii") + b"\n")
+        self.send(out_fd, 0, ready)
         pending = b""
         while True:
             newline = pending.find(b"\n")
@@ -803,11 +714,48 @@ class Worker:
             answer = self.handle(line)
             if answer is None:
                 return
-            _write_all(out_fd, json.dumps(answer).encode("ascii") + b"\n")
+            request_id = answer.get("id")
+            if not isinstance(request_id, int) or isinstance(request_id, bool):
+                request_id = -1  # a request without an id: the host cannot be waiting for it
+            self.send(out_fd, request_id, answer)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``python3 -u worker.py [flags]``."""
+# -- what runs in the children ------------------------------------------------------------
+def _case_body(
+    prepared: harnesses.Prepared, case: harnesses.PreparedCase, result_fd: int
+) -> NoReturn:
+    """A run's child: wire up the standard streams, run the test case, send the result."""
+    me = os.getpid()
+    sys.stdin = io.TextIOWrapper(
+        io.FileIO(0, "r", closefd=False), encoding="utf-8", errors="replace"
+    )
+    sys.stdout = io.TextIOWrapper(
+        io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
+    )
+    sys.stderr = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False),
+        encoding="utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+    )
+    result = harnesses.run_case(prepared, case)
+    if os.getpid() != me:  # a process the program forked: never report
+        os._exit(0)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    _write_all(result_fd, json.dumps(result).encode("ascii"))
+    os._exit(0)
+
+
+# -- start-up -----------------------------------------------------------------------------
+def main(argv: list[str] | None = None, *, worker_class: type[Worker] = Worker) -> int:
+    """Entry point: ``python3 -u worker.py [flags]`` (the container entry passes its subclass).
+
+    Order matters: the PID namespace first (its placeholder process never reads input), then
+    the signer, which reads the key from fd 0 before the worker reads anything and before any
+    other process is forked.
+    """
     options = parse_args(sys.argv[1:] if argv is None else argv)
     if os.environ.get("PYTHONHASHSEED") != "0":
         # Reprs of sets/dicts must not change run to run: restart with a fixed hash seed.
@@ -816,10 +764,20 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Protocol I/O goes through fds 0/1 directly; keep Python's objects off them.
     sys.stdout = sys.stderr
-    worker = Worker(options)
+    host_pid = os.getpid()
+    pid_ns = isolation.pid_namespace(options.pid_ns)
+    try:
+        signer = Signer.start(0)
+    except SignerError as exc:
+        sys.stderr.write(f"worker.py: {exc}\n")
+        return 3
+    worker = worker_class(options, signer=signer, host_pid=host_pid, pid_ns=pid_ns)
     try:
         worker.setup()
         worker.serve()
+    except SignerError as exc:
+        sys.stderr.write(f"worker.py: {exc}\n")
+        return 3
     finally:
         worker.close()
     return 0

@@ -1,12 +1,19 @@
 """Host side of the worker's line protocol, over any pair of byte streams.
 
 The worker (:mod:`beadline.validators.runtime.worker`, whose docstring documents the protocol)
-prints a ready line, then answers each JSON request line with one JSON line. This module
-encodes :class:`RunRequest` / :class:`CommandRequest`, decodes the answers into
-:class:`RunResult` / :class:`CommandResult`, and enforces a host-side deadline
-(:func:`run_deadline`), so a caller never waits on a stuck worker. Any
-:class:`ChannelError` means the worker must be restarted (its ``restart`` flag is always true);
-the caller then reports the lost request with :func:`failed_run` / :func:`failed_command`.
+gets a fresh random key as the first bytes of its input, prints a ready line, then answers
+each JSON request line with one line, every line signed with that key
+(:mod:`beadline.validators.runtime.signing`). This module encodes :class:`RunRequest` /
+:class:`CommandRequest`, decodes the answers into :class:`RunResult` / :class:`CommandResult`,
+and enforces a host-side deadline (:func:`run_deadline`), so a caller never waits on a stuck
+worker.
+
+One request, one answer: only a line whose MAC verifies for the id of the request in flight is
+its answer. Any other line (a program that reached the worker's output, a stale or surplus
+line) is dropped and counted in :attr:`Channel.violations`, and the channel is then marked
+:attr:`Channel.broken` so the backend replaces the worker after returning the genuine answer.
+Any :class:`ChannelError` means the worker must be restarted (its ``restart`` flag is always
+true); the caller then reports the lost request with :func:`failed_run` / :func:`failed_command`.
 
 Backends plug in their transport as a :class:`ByteStream`: :class:`FdStream` covers pipes and
 sockets (the local backend, or a Docker attach socket once demultiplexed).
@@ -15,8 +22,10 @@ sockets (the local backend, or a Docker attach socket once demultiplexed).
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import os
+import secrets
 import select
 import time
 from collections.abc import Mapping
@@ -36,6 +45,7 @@ from beadline.validators.executor import (
     TestStatus,
     Trace,
 )
+from beadline.validators.runtime.signing import KEY_BYTES, answer_mac, split
 from beadline.validators.snapshot import SnapshotError
 
 __all__ = [
@@ -58,8 +68,11 @@ __all__ = [
     "run_deadline",
 ]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 """The protocol version this host speaks (the worker's ready line must match)."""
+
+MAX_LINE_BYTES = 64 << 20
+"""A worker line longer than this breaks the protocol (answers are capped far below)."""
 
 PER_TEST_OVERHEAD_S = 0.5
 """Host-side allowance per test case on top of ``wall_s`` (fork, clean-up, a loaded machine)."""
@@ -129,42 +142,55 @@ class FdStream:
 
 
 class Channel:
-    """One worker's protocol endpoint: a ready line, then one answer per request.
+    """One worker's protocol endpoint: the key, a ready line, then one answer per request.
 
     Args:
         stream: The transport.
         name: A label for error messages (``local worker 1234``).
         first_id: The id of the first request. A backend with several channels can start each
             at a random point, so an answer that reached the wrong channel never carries the
-            id that channel waits for (it is then an error, not a silent mix-up).
+            id that channel waits for.
+        key: The worker's key (default: a fresh random one); sent by :meth:`read_ready`.
     """
 
-    def __init__(self, stream: ByteStream, *, name: str = "worker", first_id: int = 1) -> None:
+    def __init__(
+        self,
+        stream: ByteStream,
+        *,
+        name: str = "worker",
+        first_id: int = 1,
+        key: bytes | None = None,
+    ) -> None:
         self.stream = stream
         self.name = name
         self.broken = False
-        """True once an error made the channel unusable."""
+        """True once the channel must not be used again (an error, a violation, or the worker
+        asked to be recycled)."""
+        self.violations = 0
+        """Lines dropped because they did not verify as the answer in flight."""
+        self.retire_reason = ""
+        """Why the worker should be replaced although its last answer was valid."""
+        self.key = key if key is not None else secrets.token_bytes(KEY_BYTES)
+        if len(self.key) != KEY_BYTES:
+            raise ValueError(f"a worker key has {KEY_BYTES} bytes, got {len(self.key)}")
+        self._key_sent = False
         self._buffer = b""
         self._next_id = first_id - 1
 
-    def _read_line(self, deadline: float) -> dict[str, Any]:
+    def _next_line(self, deadline: float) -> bytes:
+        """The next raw line (without its newline) from the worker."""
         while True:
             newline = self._buffer.find(b"\n")
             if newline >= 0:
                 line, self._buffer = self._buffer[:newline], self._buffer[newline + 1 :]
-                if not line.strip():
-                    continue
-                try:
-                    decoded = json.loads(line)
-                except ValueError as exc:
-                    self.broken = True
-                    raise WorkerDied(
-                        f"{self.name} broke the protocol: {line[:120]!r} is not JSON"
-                    ) from exc
-                if not isinstance(decoded, dict):
-                    self.broken = True
-                    raise WorkerDied(f"{self.name} broke the protocol: {line[:120]!r}")
-                return decoded
+                if line.strip():
+                    return line
+                continue
+            if len(self._buffer) > MAX_LINE_BYTES:
+                self.broken = True
+                raise WorkerDied(
+                    f"{self.name} broke the protocol: a line over {MAX_LINE_BYTES} bytes"
+                )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.broken = True
@@ -182,14 +208,42 @@ class Channel:
                 raise WorkerDied(f"{self.name} exited")
             self._buffer += chunk
 
+    def _read_answer(self, request_id: int, deadline: float) -> dict[str, Any]:
+        """The answer to ``request_id``: the first line whose MAC verifies for it. Every
+        other line is dropped and counted as a violation."""
+        while True:
+            line = self._next_line(deadline)
+            parts = split(line)
+            if parts is None or not hmac.compare_digest(
+                parts[1], answer_mac(self.key, request_id, parts[0])
+            ):
+                self._violation(f"dropped a line that is not a signed answer to {request_id}")
+                continue
+            try:
+                decoded = json.loads(parts[0])
+            except ValueError as exc:
+                self.broken = True
+                raise WorkerDied(f"{self.name} broke the protocol: its answer is not JSON") from exc
+            if not isinstance(decoded, dict) or (request_id and decoded.get("id") != request_id):
+                self.broken = True
+                raise WorkerDied(f"{self.name} broke the protocol: {parts[0][:120]!r}")
+            return decoded
+
+    def _violation(self, what: str) -> None:
+        self.violations += 1
+        self.broken = True
+        self.retire_reason = self.retire_reason or f"protocol violation: {what}"
+
     def read_ready(self, timeout: float) -> dict[str, Any]:
-        """Wait for the worker's ready line and check its protocol version.
+        """Send the worker its key, wait for its ready line and check its protocol version.
 
         Raises:
             WorkerTimeout: no ready line in time.
             WorkerDied: the worker exited or speaks another protocol.
         """
-        ready = self._read_line(time.monotonic() + timeout)
+        deadline = time.monotonic() + timeout
+        self._send_key()
+        ready = self._read_answer(0, deadline)
         if not ready.get("ready"):
             self.broken = True
             raise WorkerDied(f"{self.name} sent {ready!r} instead of its ready line")
@@ -199,10 +253,23 @@ class Channel:
                 f"{self.name} speaks protocol {ready.get('protocol')!r}, the host "
                 f"{PROTOCOL_VERSION}: the worker and beadline come from different versions"
             )
+        self.violations = 0  # nothing can have reached the channel before the worker ran
+        self.broken = False
+        self.retire_reason = ""
         return ready
 
+    def _send_key(self) -> None:
+        if self._key_sent:
+            return
+        self._key_sent = True
+        try:
+            self.stream.write(self.key)
+        except OSError as exc:
+            self.broken = True
+            raise WorkerDied(f"{self.name} cannot be written to: {exc}") from exc
+
     def call(self, message: Mapping[str, Any], timeout: float) -> dict[str, Any]:
-        """Send one request and return its answer.
+        """Send one request and return its (verified) answer.
 
         Raises:
             WorkerTimeout: no answer within ``timeout`` seconds.
@@ -219,10 +286,13 @@ class Channel:
         except OSError as exc:
             self.broken = True
             raise WorkerDied(f"{self.name} cannot be written to: {exc}") from exc
-        answer = self._read_line(deadline)
-        if answer.get("id") != request_id:
+        answer = self._read_answer(request_id, deadline)
+        if self._buffer.strip():
+            self._violation("a surplus line after the answer")
+            self._buffer = b""
+        if answer.get("recycle"):
             self.broken = True
-            raise WorkerDied(f"{self.name} answered request {answer.get('id')!r}, not {request_id}")
+            self.retire_reason = f"the worker asked to be replaced: {answer['recycle']}"
         if not answer.get("ok"):
             # A request the worker rejected: our encoding is wrong, not the program.
             raise SandboxError(f"{self.name} rejected the request: {answer.get('error')}")

@@ -71,8 +71,15 @@ class ContainerSpec:
     """``--cpus``."""
     tmpfs_mb: int = 128
     """Size of the writable ``/tmp`` (the only writable place besides a small ``/dev/shm``)."""
-    user: str = "65534:65534"
-    """``--user``: nobody."""
+    user: str = "0:0"
+    """``--user`` of the worker: root *inside* the container, with only the capabilities in
+    :attr:`cap_add`; it drops every child to the uid given in the command's ``--drop-uid``, so
+    children hold no capability and another uid than the protocol's holder."""
+    cap_add: tuple[str, ...] = ("CHOWN", "DAC_OVERRIDE", "KILL", "SETGID", "SETUID")
+    """The only capabilities left (``--cap-drop ALL`` first): give a run's scratch directory
+    to its uid (CHOWN), remove whatever it left there whatever the modes (DAC_OVERRIDE), kill
+    it (KILL), drop to its uid (SETGID, SETUID). ``no-new-privileges`` keeps children from
+    regaining any."""
     volumes: tuple[tuple[Path, str], ...] = ()
     """More read-only bind mounts: (host path, container path)."""
     environment: tuple[tuple[str, str], ...] = field(
@@ -98,6 +105,7 @@ class ContainerSpec:
             "pids_limit": self.pids_limit,
             "nano_cpus": int(self.cpus * 1e9),
             "cap_drop": ["ALL"],
+            "cap_add": list(self.cap_add),
             "security_opt": ["no-new-privileges"],
             "user": self.user,
             "working_dir": "/tmp",

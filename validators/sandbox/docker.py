@@ -2,16 +2,22 @@
 
 Each pool slot is one container of the sandbox image (``beadline sandbox build-image``) started
 with ``--network none --read-only --tmpfs /tmp --memory --memory-swap --pids-limit --cap-drop ALL
---security-opt no-new-privileges --user 65534:65534``. Its command is the worker
-(``validators/runtime``, bind-mounted read-only), which forks one child per test case; the host
-talks to it over the container's attached stdin/stdout with the same line protocol as the local
-backend. A run costs a fork inside a warm container, not a container start.
+--cap-add CHOWN,DAC_OVERRIDE,KILL,SETGID,SETUID --security-opt no-new-privileges --user 0:0``.
+Its command is the worker (``validators/runtime``, bind-mounted read-only), which forks one child
+per test case and drops it to the container's own uid (leased host-wide from
+:data:`~._uids.DOCKER_BASE` up: no two containers, and no local slot, share one; the engine has
+no user-namespace remap, so it is a host uid); the host talks to the worker over the
+container's attached stdin/stdout with the same signed line protocol as the local backend. A
+run costs a fork inside a warm container, not a container start.
 
 Containment, in layers:
 
-- inside: the worker enforces each run's limits and kills the child's process group; as the
-  container's PID 1 it also kills every orphan a run left behind; the container entry wipes
-  ``/tmp`` and ``/dev/shm`` after every request;
+- inside: children run as another uid than the worker (root without most capabilities), so
+  they cannot open the worker's protocol descriptors, memory or environment nor signal it; the
+  worker's answers are signed with a key only its signer process holds; the worker enforces
+  each run's limits and kills the child's process group; as the container's PID 1 it also kills
+  and reaps every orphan a run left behind; the container entry wipes ``/tmp`` and ``/dev/shm``
+  after every request;
 - outside: the host waits at most the request's limits plus a grace; a worker that does not
   answer in time, dies, or ran a program that had to be killed loses its container, which is
   removed and replaced in the background. Containers are also replaced after
@@ -29,6 +35,7 @@ runs the command in that writable scratch copy.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import queue
 import secrets
@@ -37,11 +44,11 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from beadline.validators.errors import SandboxError, SandboxUnavailableError, UserError
 from beadline.validators.executor import (
@@ -66,12 +73,20 @@ from beadline.validators.sandbox._container import (
     SandboxContainer,
     remove_stale_containers,
 )
+from beadline.validators.sandbox._uids import DOCKER_BASE, UidLease, lease_uid
 from beadline.validators.sandbox.probe import DEFAULT_IMAGE
 
 if TYPE_CHECKING:
     from docker import DockerClient
 
-__all__ = ["ENTRY_SCRIPT", "RUNTIME_DIR", "SNAPSHOT_MOUNT", "DockerExecutor", "DockerHardening"]
+__all__ = [
+    "ENTRY_SCRIPT",
+    "RUNTIME_DIR",
+    "SNAPSHOT_MOUNT",
+    "DockerExecutor",
+    "DockerHardening",
+    "pool_spec",
+]
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 """The worker folder, mounted read-only at ``/opt/beadline/runtime``."""
@@ -85,6 +100,17 @@ SNAPSHOT_MOUNT = "/opt/beadline/snapshots"
 """Where the snapshot store (:func:`~beadline.validators.snapshot.default_store_dir`) is
 bind-mounted read-only in every pool container."""
 _KILLED = frozenset({"timeout", "killed"})
+_ENVIRONMENT = (
+    ("PYTHONDONTWRITEBYTECODE", "1"),
+    ("PYTHONHASHSEED", "0"),
+    ("PYTHONIOENCODING", "utf-8"),
+    ("LANG", "C.UTF-8"),
+    ("LC_ALL", "C.UTF-8"),
+    ("HOME", "/tmp"),
+    ("TMPDIR", "/tmp"),
+    ("USER", "sandbox"),
+    ("LOGNAME", "sandbox"),
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,7 +120,9 @@ class DockerHardening:
     image: str
     """The sandbox image."""
     user: str
-    """``--user`` of the container (the worker and its children)."""
+    """``--user`` of the container's worker."""
+    cap_add: tuple[str, ...]
+    """The capabilities the worker keeps (``--cap-drop ALL`` first); children keep none."""
     memory_mb: int
     """``--memory`` = ``--memory-swap`` of a pool container."""
     pids_limit: int
@@ -103,21 +131,95 @@ class DockerHardening:
     """``--cpus``."""
     tmpfs_mb: int
     """Size of the only writable directory, ``/tmp``."""
+    child_uids: tuple[int, ...] = ()
+    """The host uids the pool's children run as now (one per container)."""
+    children_dropped: bool = True
+    """The worker reported that its children drop to their own uid."""
+    worker_uid: int | None = 0
+    """The uid of the worker inside the container (holder of the protocol descriptors)."""
+    signed: bool = True
+    """Answers carry an HMAC with a per-container key the children never hold."""
+
+    @classmethod
+    def from_ready(
+        cls, spec: ContainerSpec, ready: Mapping[str, Any], child_uids: Sequence[int]
+    ) -> DockerHardening:
+        """The protections of containers made from ``spec``, as one's worker reported them."""
+        raw = ready.get("hardening") or {}
+        worker_uid = raw.get("worker_uid")
+        return cls(
+            image=spec.image,
+            user=spec.user,
+            cap_add=spec.cap_add,
+            memory_mb=spec.memory_mb,
+            pids_limit=spec.pids_limit,
+            cpus=spec.cpus,
+            tmpfs_mb=spec.tmpfs_mb,
+            child_uids=tuple(child_uids),
+            children_dropped=bool(raw.get("uid_dropped")),
+            worker_uid=worker_uid if isinstance(worker_uid, int) else None,
+            signed=bool(raw.get("signed")),
+        )
 
     def summary(self) -> str:
         """One line: what is active."""
-        return (
-            f"no network, read-only rootfs, uid {self.user.split(':')[0]}, cap-drop ALL, "
-            f"no-new-privileges, pids {self.pids_limit}, memory {self.memory_mb} MiB, "
-            f"{self.cpus:g} CPU, /tmp {self.tmpfs_mb} MiB wiped per request"
+        uids = ", ".join(map(str, self.child_uids)) or f"{DOCKER_BASE}+"
+        children = (
+            f"children uid {uids} (one per container)"
+            if self.children_dropped
+            else "CHILDREN KEEP THE WORKER'S UID"
         )
+        return (
+            f"no network, read-only rootfs, worker uid {self.user.split(':')[0]} with "
+            f"{'+'.join(self.cap_add)} only, {children}, cap-drop ALL, no-new-privileges, "
+            f"pids {self.pids_limit}, memory {self.memory_mb} MiB, {self.cpus:g} CPU, "
+            f"/tmp {self.tmpfs_mb} MiB wiped per request"
+            + (", signed answers" if self.signed else ", UNSIGNED answers")
+        )
+
+    def checks(self) -> list[tuple[str, bool, str, str]]:
+        """``(name, active, detail, fix)`` per protection, for ``beadline doctor``."""
+        channel = self.signed and self.children_dropped
+        uids = ", ".join(map(str, self.child_uids)) or "none running"
+        return [
+            (
+                "docker sandbox: verdict channel",
+                channel,
+                (
+                    "answers HMAC-signed (key held by the worker's signer process); children "
+                    f"run as another uid than the worker (uid {self.worker_uid}), so they "
+                    "cannot open its protocol descriptors"
+                )
+                if channel
+                else "the container's worker could not drop its children's uid or sign",
+                "" if channel else "rebuild the image: `beadline sandbox build-image --force`",
+            ),
+            (
+                "docker sandbox: runs isolated from each other",
+                self.children_dropped,
+                f"one container (PID namespace) and one host uid per slot (now {uids}), never "
+                "shared with local children; inside, /proc shows the worker and its signer "
+                "(pids 1-2) but not their descriptors, memory or environment",
+                "" if self.children_dropped else "rebuild the image",
+            ),
+        ]
 
 
 class _Slot:
-    """One container with its channel; recycled after a number of runs or any kill."""
+    """One container with its channel; recycled after a number of runs or any kill.
+
+    The container's children run as a uid leased for this container alone (released once
+    the container is removed).
+    """
 
     def __init__(self, client: DockerClient, spec: ContainerSpec, startup_s: float) -> None:
-        self.container = SandboxContainer(client, spec)
+        self.lease: UidLease = lease_uid(DOCKER_BASE)
+        spec = dataclasses.replace(spec, command=(*spec.command, "--drop-uid", str(self.lease.uid)))
+        try:
+            self.container = SandboxContainer(client, spec)
+        except BaseException:
+            self.lease.release()
+            raise
         self.channel = Channel(
             FdStream(self.container.reader.fileno(), self.container.writer.fileno()),
             name=f"docker worker {self.container.short_id}",
@@ -128,7 +230,7 @@ class _Slot:
             self.ready = self.channel.read_ready(startup_s)
         except ChannelError as exc:
             tail = self.container.stderr_tail().strip()
-            self.container.close()
+            self.close()
             raise SandboxError(
                 f"the sandbox worker in container {self.container.short_id} did not start "
                 f"({exc}); its stderr: {tail or '(empty)'}. Check the image with "
@@ -137,8 +239,14 @@ class _Slot:
         self.runs = 0
         """Test-case runs served (a request of n tests counts n)."""
 
+    @property
+    def child_uid(self) -> int:
+        """The host uid this container's children run as."""
+        return self.lease.uid
+
     def close(self) -> None:
         self.container.close()
+        self.lease.release()
 
 
 def _remove_all(slots: list[_Slot]) -> None:
@@ -193,47 +301,18 @@ class DockerExecutor(Executor):
         client: DockerClient | None = None,
         prestart: bool = True,
     ) -> None:
-        if workers is None:
-            workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-        for label, value in (
-            ("workers", workers),
-            ("recycle_after", recycle_after),
-            ("memory_mb", memory_mb),
-            ("pids_limit", pids_limit),
-            ("tmpfs_mb", tmpfs_mb),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise UserError(
-                    f"DockerExecutor({label}=...) must be a positive integer, got {value!r}"
-                )
-        if memory_mb < 64:
-            raise UserError(f"DockerExecutor(memory_mb=...) must be at least 64, got {memory_mb}")
-        if not (cpus > 0 and startup_s > 0 and grace_s > 0):
-            raise UserError(
-                "DockerExecutor cpus, startup_s and grace_s must be positive, got "
-                f"{cpus!r}, {startup_s!r}, {grace_s!r}"
-            )
-        if not (RUNTIME_DIR / "worker.py").is_file() or not ENTRY_SCRIPT.is_file():
-            raise SandboxError(
-                f"the sandbox worker is missing at {RUNTIME_DIR}; reinstall beadline"
-            )
-        from docker.errors import DockerException, ImageNotFound
-
-        from beadline.validators.sandbox.image import docker_client
-
-        self._client = client or docker_client(timeout=60)
+        workers = _check_options(
+            workers=workers,
+            recycle_after=recycle_after,
+            memory_mb=memory_mb,
+            pids_limit=pids_limit,
+            tmpfs_mb=tmpfs_mb,
+            cpus=cpus,
+            startup_s=startup_s,
+            grace_s=grace_s,
+        )
+        self._client = _connect(image, client)
         self._own_client = client is None
-        try:
-            self._client.images.get(image)
-        except ImageNotFound as exc:
-            raise SandboxUnavailableError(
-                f"the sandbox image {image} is missing: build it with "
-                "`beadline sandbox build-image`"
-            ) from exc
-        except DockerException as exc:
-            raise SandboxUnavailableError(f"the Docker engine cannot list images: {exc}") from exc
-        with contextlib.suppress(DockerException):
-            remove_stale_containers(self._client)
         self._mount = _snapshot_mount()
         self.image = image
         self.workers = workers
@@ -241,36 +320,31 @@ class DockerExecutor(Executor):
         self.grace_s = grace_s
         self.startup_s = startup_s
         self.command_memory_mb = command_memory_mb
-        self.spec = ContainerSpec(
-            image=image,
-            runtime_dir=RUNTIME_DIR,
-            command=("python3", "-u", "-s", "-B", _ENTRY_MOUNT),
+        self.spec = pool_spec(
+            image,
             memory_mb=memory_mb,
             pids_limit=pids_limit,
             cpus=cpus,
             tmpfs_mb=tmpfs_mb,
-            volumes=((ENTRY_SCRIPT, _ENTRY_MOUNT), (Path(self._mount[0]), self._mount[1])),
-            environment=(
-                ("PYTHONDONTWRITEBYTECODE", "1"),
-                ("PYTHONHASHSEED", "0"),
-                ("PYTHONIOENCODING", "utf-8"),
-                ("LANG", "C.UTF-8"),
-                ("LC_ALL", "C.UTF-8"),
-                ("HOME", "/tmp"),
-                ("TMPDIR", "/tmp"),
-            ),
+            mounts=(self._mount,),
         )
+        self._start_pool(prestart)
+
+    def _start_pool(self, prestart: bool) -> None:
+        """The pool's book-keeping, then (when ``prestart``) every container."""
         self._closed = False
         self._lock = threading.Lock()
         self._live: list[_Slot] = []
         """Every container this executor holds (in use, free or being replaced)."""
         self._finalizer = weakref.finalize(self, _remove_all, self._live)
         self._free: queue.LifoQueue[_Slot | None] = queue.LifoQueue()
-        for _ in range(workers):
+        for _ in range(self.workers):
             self._free.put(None)  # None: a slot whose container starts on first use
         self._replacing: list[threading.Thread] = []
         self.recycled = 0
-        """Containers replaced so far (after a kill, a hang, a death or ``recycle_after``)."""
+        """Containers replaced so far (after a kill, a hang, a death, ``recycle_after``, a
+        protocol violation or a failed clean-up)."""
+        self._old_violations = 0
         if prestart:
             try:
                 self.warm()
@@ -291,8 +365,11 @@ class DockerExecutor(Executor):
 
     def _drop(self, slot: _Slot) -> None:
         slot.close()
-        with self._lock, contextlib.suppress(ValueError):
-            self._live.remove(slot)
+        with self._lock:
+            self._old_violations += slot.channel.violations
+            slot.channel.violations = 0
+            with contextlib.suppress(ValueError):
+                self._live.remove(slot)
 
     def _take(self) -> _Slot:
         if self._closed:
@@ -379,17 +456,29 @@ class DockerExecutor(Executor):
                     pids.append(pid)
         return pids
 
+    def child_uids(self) -> list[int]:
+        """The host uids the containers' children run as (one per container)."""
+        with self._lock:
+            return [s.child_uid for s in self._live]
+
+    @property
+    def protocol_violations(self) -> int:
+        """Lines dropped because they were not the signed answer in flight (each one also
+        replaced its container)."""
+        with self._lock:
+            return self._old_violations + sum(s.channel.violations for s in self._live)
+
     @property
     def hardening(self) -> DockerHardening:
-        """The protections every container of this executor has."""
-        return DockerHardening(
-            image=self.spec.image,
-            user=self.spec.user,
-            memory_mb=self.spec.memory_mb,
-            pids_limit=self.spec.pids_limit,
-            cpus=self.spec.cpus,
-            tmpfs_mb=self.spec.tmpfs_mb,
-        )
+        """The protections every container of this executor has, as a worker reports them
+        (starts a container if none runs)."""
+        with self._lock:
+            ready = next((s.ready for s in self._live), None)
+        if ready is None:
+            slot = self._take()
+            ready = slot.ready
+            self._give(slot, recycle=False)
+        return DockerHardening.from_ready(self.spec, ready, self.child_uids())
 
     # -- Executor -------------------------------------------------------------------------
     def run(self, request: RunRequest) -> RunResult:
@@ -452,7 +541,7 @@ class DockerExecutor(Executor):
                 )
             mounted = source.resolve()
             if not _readable_by_others(mounted):
-                # The container runs as nobody: give it a copy it can read.
+                # The command runs as an unprivileged uid: give it a copy it can read.
                 staged = tempfile.mkdtemp(prefix="beadline-stage-")
                 os.chmod(staged, 0o755)
                 mounted = Path(staged) / "repo"
@@ -460,17 +549,12 @@ class DockerExecutor(Executor):
                 _open_up(mounted)
             volumes.append((mounted, _REPO_MOUNT))
             directory = _REPO_MOUNT
-        limits = request.limits
-        spec = ContainerSpec(
-            image=self.spec.image,
-            runtime_dir=self.spec.runtime_dir,
-            command=self.spec.command,
-            memory_mb=limits.memory_mb + self.command_memory_mb,
+        spec = dataclasses.replace(
+            self.spec,
+            memory_mb=request.limits.memory_mb + self.command_memory_mb,
             pids_limit=max(self.spec.pids_limit, 256),
-            cpus=self.spec.cpus,
             tmpfs_mb=max(self.spec.tmpfs_mb, 512),
             volumes=tuple(volumes),
-            environment=self.spec.environment,
         )
         start = time.monotonic()
         slot: _Slot | None = None
@@ -519,6 +603,97 @@ class DockerExecutor(Executor):
         )
 
 
+def _check_options(
+    *,
+    workers: int | None,
+    recycle_after: int,
+    memory_mb: int,
+    pids_limit: int,
+    tmpfs_mb: int,
+    cpus: float,
+    startup_s: float,
+    grace_s: float,
+) -> int:
+    """Validate :class:`DockerExecutor`'s options; return the pool size.
+
+    Raises:
+        UserError: a bad option, named with its value.
+        SandboxError: the worker files are missing from this installation.
+    """
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    for label, value in (
+        ("workers", workers),
+        ("recycle_after", recycle_after),
+        ("memory_mb", memory_mb),
+        ("pids_limit", pids_limit),
+        ("tmpfs_mb", tmpfs_mb),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UserError(
+                f"DockerExecutor({label}=...) must be a positive integer, got {value!r}"
+            )
+    if memory_mb < 64:
+        raise UserError(f"DockerExecutor(memory_mb=...) must be at least 64, got {memory_mb}")
+    if not (cpus > 0 and startup_s > 0 and grace_s > 0):
+        raise UserError(
+            "DockerExecutor cpus, startup_s and grace_s must be positive, got "
+            f"{cpus!r}, {startup_s!r}, {grace_s!r}"
+        )
+    if not (RUNTIME_DIR / "worker.py").is_file() or not ENTRY_SCRIPT.is_file():
+        raise SandboxError(f"the sandbox worker is missing at {RUNTIME_DIR}; reinstall beadline")
+    return workers
+
+
+def _connect(image: str, client: DockerClient | None) -> DockerClient:
+    """A client of an engine that has ``image``; stale containers of dead owners removed.
+
+    Raises:
+        SandboxUnavailableError: no engine answers, or the image is missing.
+    """
+    from docker.errors import DockerException, ImageNotFound
+
+    from beadline.validators.sandbox.image import docker_client
+
+    connected = client or docker_client(timeout=60)
+    try:
+        connected.images.get(image)
+    except ImageNotFound as exc:
+        raise SandboxUnavailableError(
+            f"the sandbox image {image} is missing: build it with `beadline sandbox build-image`"
+        ) from exc
+    except DockerException as exc:
+        raise SandboxUnavailableError(f"the Docker engine cannot list images: {exc}") from exc
+    with contextlib.suppress(DockerException):
+        remove_stale_containers(connected)
+    return connected
+
+
+def pool_spec(
+    image: str,
+    *,
+    memory_mb: int,
+    pids_limit: int,
+    cpus: float,
+    tmpfs_mb: int,
+    mounts: Sequence[tuple[str, str]] = (),
+) -> ContainerSpec:
+    """The container spec of a pool container: ``mounts`` are more read-only bind mounts
+    ``(host directory, container directory)`` (the snapshot store); a slot adds its
+    children's ``--drop-uid``."""
+    return ContainerSpec(
+        image=image,
+        runtime_dir=RUNTIME_DIR,
+        command=("python3", "-u", "-s", "-B", _ENTRY_MOUNT),
+        memory_mb=memory_mb,
+        pids_limit=pids_limit,
+        cpus=cpus,
+        tmpfs_mb=tmpfs_mb,
+        volumes=((ENTRY_SCRIPT, _ENTRY_MOUNT), *((Path(h), c) for h, c in mounts)),
+        environment=_ENVIRONMENT,
+    )
+
+
 def _snapshot_mount() -> tuple[str, str]:
     """The snapshot store (made now if missing) and where every container sees it, read-only."""
     from beadline.validators.snapshot import default_store
@@ -527,7 +702,7 @@ def _snapshot_mount() -> tuple[str, str]:
 
 
 def _readable_by_others(root: Path) -> bool:
-    """Whether uid 65534 can read every file and enter every directory under ``root``."""
+    """Whether any uid ("others") can read every file and enter every directory under ``root``."""
     for parent, _dirs, names in os.walk(root):
         if os.stat(parent).st_mode & 0o005 != 0o005:
             return False

@@ -104,6 +104,7 @@ def make_executor(kind: ExecutorKind | str = "auto", **options: Any) -> Executor
 
 _LOCAL_ONLY = {
     "drop_uid",
+    "pid_namespace",
     "cgroup",
     "isolate_network",
     "pids_max",

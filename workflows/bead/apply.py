@@ -5,7 +5,8 @@ that name, or appending it) and adds the setup's imports and constants that are 
 :func:`apply_to_repo` writes the merged text atomically — a temporary file in the same directory,
 flushed and fsynced, then ``os.replace`` — after copying the previous file to ``<name>.bak``, or
 with ``dry_run`` only returns the unified diff. A reader never sees a half-written file and the
-previous version is never lost.
+previous version is never lost. :func:`apply_bead` does both for a finished bead run: it is what
+the CLI and the graph's ``apply`` option (``build_bead_graph(..., apply=True)``) call.
 """
 
 from __future__ import annotations
@@ -17,10 +18,19 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from beadline.workflows.bead.spec import Bead
 from beadline.workflows.errors import UserError
 
-__all__ = ["ApplyError", "ApplyResult", "apply_to_repo", "merge_function", "split_program"]
+__all__ = [
+    "ApplyError",
+    "ApplyResult",
+    "apply_bead",
+    "apply_to_repo",
+    "merge_function",
+    "split_program",
+]
 
 
 class ApplyError(UserError):
@@ -41,6 +51,19 @@ class ApplyResult:
     """Where the previous file was copied (``None`` when it did not exist or nothing was written)."""
     created: bool = False
     """True when the file did not exist before."""
+    dry_run: bool = False
+    """True when only the diff was computed."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form kept in the graph state and the run report (``applied``)."""
+        return {
+            "path": str(self.path),
+            "backup": str(self.backup) if self.backup else None,
+            "diff": self.diff,
+            "dry_run": self.dry_run,
+            "written": self.written,
+            "created": self.created,
+        }
 
 
 def _parse(text: str, what: str) -> ast.Module:
@@ -201,7 +224,7 @@ def apply_to_repo(
     )
     created = not path.exists()
     if dry_run or old == new_text:
-        return ApplyResult(path=path, diff=diff, written=False, created=created)
+        return ApplyResult(path=path, diff=diff, written=False, created=created, dry_run=dry_run)
     backup_path: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -223,3 +246,30 @@ def apply_to_repo(
     except OSError as exc:
         raise ApplyError(f"cannot write {path}: {exc}; the previous file is unchanged") from None
     return ApplyResult(path=path, diff=diff, written=True, backup=backup_path, created=created)
+
+
+def apply_bead(
+    bead: Bead, repo: Path, function: str, setup: str, *, dry_run: bool = False
+) -> ApplyResult:
+    """Merge a bead's validated function (and setup) into its target file and write it.
+
+    The target file is read now, the function merged in with :func:`merge_function`, and the
+    result written by :func:`apply_to_repo` (atomic, previous file kept as ``<name>.bak``).
+
+    Args:
+        bead: The bead (its ``target.file`` and ``target.function``).
+        repo: The repository root.
+        function: The complete function (the run's ``function`` output).
+        setup: The module-level code it needs (the run's ``setup`` output).
+        dry_run: Only compute the diff.
+
+    Returns:
+        What was (or would be) written, with the diff.
+
+    Raises:
+        ApplyError: the repository is missing, or the file does not parse or cannot be written.
+    """
+    target = repo / bead.target.file
+    original = target.read_text(encoding="utf-8") if target.is_file() else ""
+    merged = merge_function(original, function, setup, bead.target.function)
+    return apply_to_repo(repo, bead.target.file, merged, dry_run=dry_run)

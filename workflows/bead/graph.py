@@ -4,7 +4,7 @@
 
     START → preflight → signature → setup → body ⟲ (one part at a time) → integration → finish → END
                               ↑ a failed validation routes back to the stage it points to ↑
-                              review (interrupt) between stages when review mode is on
+                              ask_review → review (interrupt) between stages when review mode is on
 
 * ``preflight`` checks the input and runs the integration command on the unchanged repository:
   when it already fails there, the run ends ``baseline_failed`` before any code is written (the
@@ -21,9 +21,16 @@
 * Review mode calls :func:`langgraph.types.interrupt` at each stage boundary and when a budget is
   spent; resume with ``Command(resume={"action": "approve" | "edit" | "retry" | "abort", ...})``
   (see :mod:`beadline.workflows.bead.review`). Interrupts need a checkpointer and a ``thread_id``; the
-  review node re-runs from its start on resume.
+  review node re-runs from its start on resume, so it has no side effect before its
+  ``interrupt``: the ``review_requested`` event comes from the ``ask_review`` node before it, once
+  per review.
+* ``apply=True`` (off by default, for a parent graph that wants the file written): on success
+  ``finish`` merges the function into its target file and writes it atomically, as
+  ``beadline bead run`` does (:func:`~beadline.workflows.bead.apply.apply_bead`); the output's
+  ``applied`` holds the path, the backup and the diff.
 * Progress events (``stage_started``, ``stage_validated``, ``stage_failed``,
-  ``candidates_executed``, ``finished`` …) go to LangGraph's ``custom`` stream mode.
+  ``candidates_executed``, ``review_requested``, ``applied``, ``finished`` …) go to LangGraph's
+  ``custom`` stream mode.
 
 The state holds only JSON-like values, so any checkpointer can store it (the CLI uses SQLite:
 one thread per bead run). Run with ``durability="sync"`` (as :func:`~.review.drive` does) and a
@@ -63,7 +70,7 @@ from beadline.workflows.bead._stage_checks import (
     clean_code,
     command_limits,
 )
-from beadline.workflows.bead.apply import merge_function, split_program
+from beadline.workflows.bead.apply import ApplyError, apply_bead, merge_function, split_program
 from beadline.workflows.bead.generation import (
     EgcfgGenerator,
     Feedback,
@@ -96,6 +103,7 @@ input cannot be run (missing repository, command not found). ``aborted``: a revi
 
 Stage = Literal["signature", "setup", "body", "integration"]
 NodeName = Literal["signature", "setup", "body", "integration", "review", "finish"]
+"""Where :meth:`_BeadNodes.route` goes; ``review`` is entered through ``ask_review``."""
 _STAGES: tuple[Stage, ...] = ("signature", "setup", "body", "integration")
 _NOT_FOUND = re.compile(r"command not found|no such file or directory|not found", re.IGNORECASE)
 
@@ -129,6 +137,8 @@ class BeadOutput(TypedDict, total=False):
     cost: dict[str, float]
     baseline: dict[str, Any] | None
     """The integration command on the unchanged repository."""
+    applied: dict[str, Any] | None
+    """With ``apply=True``: what was written (path, backup, diff, dry_run, written, created)."""
 
 
 class BeadState(TypedDict, total=False):
@@ -161,6 +171,7 @@ class BeadState(TypedDict, total=False):
     baseline: dict[str, Any] | None
     program: str
     function: str
+    applied: dict[str, Any] | None
 
 
 def _emit(event: dict[str, Any]) -> None:
@@ -205,10 +216,19 @@ def _add_cost(state: BeadState, cost: Cost) -> dict[str, float]:
 class _BeadNodes:
     """The node functions, bound to one generator and one executor."""
 
-    def __init__(self, generator: StageGenerator, executor: Executor, review: bool) -> None:
+    def __init__(
+        self,
+        generator: StageGenerator,
+        executor: Executor,
+        review: bool,
+        apply: bool = False,
+        dry_run: bool = False,
+    ) -> None:
         self.generator = generator
         self.executor = executor
         self.review = review
+        self.apply = apply
+        self.dry_run = dry_run
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -425,7 +445,8 @@ class _BeadNodes:
         _emit({"event": "stage_started", "bead": bead.id, "stage": "preflight"})
         repo = state.get("repo") or bead.repo
         start["repo"] = repo
-        needs_repo = bead.integration is not None or bead.test_file is not None
+        start["applied"] = None
+        needs_repo = bead.integration is not None or bead.test_file is not None or self.apply
         if needs_repo and (not repo or not Path(repo).is_dir()):
             return {
                 **start,
@@ -536,8 +557,28 @@ class _BeadNodes:
         node.__name__ = stage
         return node
 
+    def ask_review(self, state: BeadState) -> dict[str, Any]:
+        """Announce a review (``review_requested``), once: the node after it interrupts.
+
+        The event cannot be sent from :meth:`review_node` itself: a node that interrupts runs
+        again from its start when the thread is resumed, so it would be sent twice.
+        """
+        pending = state.get("pending") or {}
+        _emit(
+            {
+                "event": "review_requested",
+                "bead": state.get("bead_id", ""),
+                "stage": pending.get("stage", "integration"),
+                "part": int(pending.get("part", 0)),
+            }
+        )
+        return {}
+
     def review_node(self, state: BeadState) -> dict[str, Any]:
-        """Show the pending stage to a person (``interrupt``) and apply the answer."""
+        """Show the pending stage to a person (``interrupt``) and apply the answer.
+
+        Runs again from its start on resume: nothing before ``interrupt`` may have effects.
+        """
         bead = self.bead(state)
         pending = dict(state.get("pending") or {})
         stage = cast(Stage, pending.get("stage", "integration"))
@@ -549,7 +590,6 @@ class _BeadNodes:
             program=self.layout(state).program,
             exhausted=exhausted,
         )
-        _emit({"event": "review_requested", "bead": bead.id, "stage": stage, "part": part})
         value = interrupt(payload)
         while True:
             try:
@@ -662,13 +702,34 @@ class _BeadNodes:
                     f"bead {bead_id}: stage {key} failed after {attempts} attempt(s): "
                     f"{pending.get('summary', '')}"
                 )
+        update: dict[str, Any] = {"program": layout.program, "function": function}
+        if status == "passed" and self.apply:
+            try:
+                result = apply_bead(
+                    self.bead(state),
+                    Path(str(state.get("repo"))),
+                    function,
+                    state.get("setup", ""),
+                    dry_run=self.dry_run,
+                )
+            except ApplyError as exc:
+                status = "failed"
+                message = (
+                    f"bead {bead_id}: all stages validated but the file was not written: {exc}"
+                )
+            else:
+                update["applied"] = result.to_json()
+                _emit(
+                    {
+                        "event": "applied",
+                        "bead": bead_id,
+                        "path": str(result.path),
+                        "written": result.written,
+                        "dry_run": result.dry_run,
+                    }
+                )
         _emit({"event": "finished", "bead": bead_id, "status": status, "message": message})
-        return {
-            "status": status,
-            "message": message,
-            "program": layout.program,
-            "function": function,
-        }
+        return {"status": status, "message": message, **update}
 
     # ---- routing -------------------------------------------------------------------------
 
@@ -718,6 +779,8 @@ def build_bead_graph(
     settings: DecoderSettings | None = None,
     checkpointer: Checkpointer = None,
     review: bool = False,
+    apply: bool = False,
+    dry_run: bool = False,
     interrupt_before: Sequence[str] | None = None,
     interrupt_after: Sequence[str] | None = None,
     name: str | None = None,
@@ -733,12 +796,20 @@ def build_bead_graph(
         checkpointer: Where state is saved (needed for review mode and resume); a parent graph's
             checkpointer is used when this graph runs as its subgraph.
         review: Interrupt at each stage boundary and when a budget is spent.
+        apply: On success, merge the function into ``repo``/``target.file`` and write it
+            atomically (the previous file kept as ``<name>.bak``), as ``beadline bead run``
+            does; the output's ``applied`` says what was written. Off by default: an embedding
+            graph may want to write (or not) itself. A run without a repository is ``invalid``.
+        dry_run: With ``apply``, compute the diff (``applied["diff"]``) without writing.
         interrupt_before: Node names to pause before (passed to ``compile``).
         interrupt_after: Node names to pause after (passed to ``compile``).
         name: The compiled graph's name (default ``bead``).
 
     Returns:
         The compiled graph: input :class:`BeadInput`, output :class:`BeadOutput`.
+
+    Raises:
+        UserError: ``dry_run`` without ``apply``.
 
     Example:
         >>> from beadline.validators.testing import FakeExecutor
@@ -749,22 +820,27 @@ def build_bead_graph(
         generator: StageGenerator = model_or_generator
     else:
         generator = EgcfgGenerator(model_or_generator, executor, settings)
-    nodes = _BeadNodes(generator, executor, review)
+    if dry_run and not apply:
+        raise UserError("dry_run=True needs apply=True (it is the diff of what apply would write)")
+    nodes = _BeadNodes(generator, executor, review, apply=apply, dry_run=dry_run)
     builder: StateGraph[BeadState, None, BeadInput, BeadOutput] = StateGraph(
         BeadState, input_schema=BeadInput, output_schema=BeadOutput
     )
     builder.add_node("preflight", nodes.preflight)
     for stage in _STAGES:
         builder.add_node(stage, nodes.stage(stage))
+    builder.add_node("ask_review", nodes.ask_review)
     builder.add_node("review", nodes.review_node)
     builder.add_node("finish", nodes.finish)
     builder.add_edge(START, "preflight")
     builder.add_conditional_edges(
         "preflight", nodes.route_preflight, {"signature": "signature", "finish": "finish"}
     )
-    path_map: dict[Any, str] = {n: n for n in (*_STAGES, "review", "finish")}
+    path_map: dict[Any, str] = {n: n for n in (*_STAGES, "finish")}
+    path_map["review"] = "ask_review"
     for source in (*_STAGES, "review"):
         builder.add_conditional_edges(source, nodes.route, path_map)
+    builder.add_edge("ask_review", "review")
     builder.add_edge("finish", END)
     return builder.compile(
         checkpointer=checkpointer,

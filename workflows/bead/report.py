@@ -35,7 +35,8 @@ def build_report(
     Args:
         state: The graph's final state values.
         thread_id: The checkpoint thread (for ``bead resume``).
-        applied: What was written to the repository (path, backup, diff, dry_run).
+        applied: What was written to the repository (path, backup, diff, dry_run); default:
+            the state's ``applied`` (set by a graph built with ``apply=True``).
         seconds: Wall time of the run, when measured by the caller.
 
     Returns:
@@ -79,7 +80,7 @@ def build_report(
         "program": state.get("program", ""),
         "function": state.get("function", ""),
         "last_feedback": state.get("feedback"),
-        "applied": dict(applied) if applied else None,
+        "applied": dict(applied) if applied else state.get("applied"),
     }
 
 

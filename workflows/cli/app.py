@@ -43,6 +43,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "beadline.workflows.cli.bead:bead",
         "Build a bead stage by stage (K&V workflow).",
     ),
+    "mcp": (
+        "beadline.workflows.cli.mcp:mcp",
+        "Serve the bead workflow to agents over MCP.",
+    ),
 }
 
 

@@ -1,43 +1,38 @@
-"""``beadline bead``: build a bead stage by stage (``run``), continue a stopped run (``resume``).
+"""``beadline bead``: build a bead stage by stage (``run``, ``next``), continue a stopped run
+(``resume``), list what is ready (``ready``) and what ran (``threads``).
 
-Runs are durable: state is saved in a SQLite database (``--db``, default
-``.beadline/beads.sqlite``) under one thread per bead run, so an interrupted, reviewed or killed
-run continues with ``beadline bead resume THREAD``. On success the function is merged into the
-target file atomically (the previous file kept as ``<name>.bak``), or shown as a diff with
-``--dry-run``; a JSON + Markdown report is written either way.
+A thin layer over the bead service (:mod:`beadline.workflows.bead.runs`): it parses options,
+shows progress and prints the outcome. Runs are durable: state lives in the repository's
+``.beadline/beads.sqlite`` whatever the current directory (or ``--db``, also
+``postgresql://...``), one thread per run, so an interrupted, reviewed or killed run continues
+with ``beadline bead resume THREAD`` — from any directory. On success the function is merged
+into the target file atomically (the previous file kept as ``<name>.bak``), or shown as a diff
+with ``--dry-run``; a JSON + Markdown report goes to ``REPO/.beadline/reports/``. Beads from a
+``bd`` tracker are claimed, annotated and closed (or blocked) there.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import os
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from rich.console import Console
 from rich.live import Live
 from rich.syntax import Syntax
 from rich.table import Table
 
-from beadline.validators.executor import Executor
-from beadline.workflows.bead.apply import apply_to_repo, merge_function
-from beadline.workflows.bead.generation import ScriptedGenerator, StageGenerator
-from beadline.workflows.bead.loaders import load_bead
-from beadline.workflows.bead.report import build_report, write_report
-from beadline.workflows.bead.review import TerminalReviewer, drive
-from beadline.workflows.bead.spec import Bead
-from beadline.workflows.errors import UserError
+from beadline.workflows.bead.loaders import is_bead_file
+from beadline.workflows.bead.review import TerminalReviewer
+from beadline.workflows.bead.runtime import DECODE_SECONDS
+from beadline.workflows.bead.tracker import DEFAULT_ACTOR
+from beadline.workflows.cli._options import model_options
 
-__all__ = ["bead"]
-
-DECODE_SECONDS = 120.0
-"""Default time budget of one decoder call (one stage attempt); threads started before the
-option existed resume with it too."""
+__all__ = ["bead", "thread_index"]
 
 
 class ProgressView:
@@ -91,171 +86,251 @@ class ProgressView:
         self.live.stop()
 
 
-def _default_db() -> Path:
-    return Path(".beadline") / "beads.sqlite"
+def thread_index() -> Path:
+    """The per-user thread index (``resume THREAD`` from any directory): ``$BEADLINE_HOME``,
+    else ``$XDG_STATE_HOME/beadline``, else ``~/.local/state/beadline``; ``threads.sqlite``."""
+    home = os.environ.get("BEADLINE_HOME")
+    if not home:
+        state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        home = str(Path(state) / "beadline")
+    return Path(home) / "threads.sqlite"
 
 
-@contextmanager
-def _checkpointer(db: Path) -> Iterator[Any]:
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    db.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(db), check_same_thread=False)
-    try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS beadline_runs (thread_id TEXT PRIMARY KEY, options TEXT)"
-        )
-        conn.commit()
-        yield SqliteSaver(conn), conn
-    finally:
-        conn.close()
+def _absolute(path: Path | None) -> str | None:
+    return str(path.expanduser().resolve()) if path is not None else None
 
 
-def _save_options(conn: sqlite3.Connection, thread: str, options: Mapping[str, Any]) -> None:
-    conn.execute(
-        "INSERT OR REPLACE INTO beadline_runs (thread_id, options) VALUES (?, ?)",
-        (thread, json.dumps(dict(options))),
-    )
-    conn.commit()
+def _db(db: str | None) -> str | None:
+    """``--db``: a DSN as given, a path made absolute (it is stored with the thread)."""
+    from beadline.workflows.bead.store import is_postgres
+
+    if db is None or "://" in db or is_postgres(db):
+        return db
+    return str(Path(db).expanduser().resolve())
 
 
-def _load_options(conn: sqlite3.Connection, thread: str) -> dict[str, Any] | None:
-    row = conn.execute(
-        "SELECT options FROM beadline_runs WHERE thread_id = ?", (thread,)
-    ).fetchone()
-    return dict(json.loads(row[0])) if row else None
+def _repo_here(repo: Path | None) -> Path | None:
+    """``--repo``, else the repository around the current directory (``.beads/`` or
+    ``.beadline/`` in it or above it)."""
+    if repo is not None:
+        return repo
+    here = Path.cwd().resolve()
+    for directory in (here, *here.parents):
+        if (directory / ".beads").is_dir() or (directory / ".beadline").is_dir():
+            return directory
+    return None
 
 
-def make_generator(
-    model: str, executor: Executor, stack: ExitStack, *, decode_seconds: float = DECODE_SECONDS
-) -> StageGenerator:
-    """The generator for ``--model``: ``scripted:FILE.yaml`` (a stage → code mapping) or a model
-    name/path for :func:`beadline.agents.models.loader.load_model` (EG-CFG, each decode capped
-    at ``decode_seconds``)."""
-    if model.startswith("scripted:"):
-        path = Path(model.removeprefix("scripted:"))
-        if not path.is_file():
-            raise UserError(f"scripted generator file {str(path)!r} not found")
-        script = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if not isinstance(script, dict):
-            raise UserError(f"{path}: expected a mapping of stage keys (body[0], ...) to code")
-        return ScriptedGenerator({str(k): v for k, v in script.items()})
-    from beadline.agents.models.loader import load_model
-    from beadline.agents.settings import DecoderSettings
-    from beadline.workflows.bead.generation import EgcfgGenerator
+class _Session:
+    """Shows one run: the header, the live table, tracker lines, the review prompts."""
 
-    loaded = stack.enter_context(load_model(model))
-    return EgcfgGenerator(loaded, executor, DecoderSettings(time_budget_s=decode_seconds))
+    def __init__(self, console: Console, *, review: bool) -> None:
+        self.console = console
+        self.view: ProgressView | None = None
+        self.thread: str | None = None
+        self.review = review
+        self.after: list[str] = []
+        """Tracker lines, printed under the table once it is closed."""
 
-
-def make_sandbox(kind: str) -> Executor:
-    """The executor for ``--sandbox``."""
-    from beadline.validators.sandbox.factory import make_executor
-
-    return make_executor(kind)
-
-
-def _execute(
-    console: Console,
-    *,
-    thread: str,
-    graph_input: Any,
-    options: Mapping[str, Any],
-    db: Path,
-    fresh: bool,
-) -> None:
-    from beadline.workflows.bead.graph import build_bead_graph
-
-    started = time.monotonic()
-    config = {"configurable": {"thread_id": thread}}
-    with ExitStack() as stack:
-        saver, conn = stack.enter_context(_checkpointer(db))
-        if fresh:
-            existing = saver.get_tuple(config)
-            if existing is not None:
-                raise UserError(
-                    f"thread {thread!r} already exists in {db}; continue it with `beadline bead "
-                    f"resume {thread}` or pass another --thread"
-                )
-            _save_options(conn, thread, options)
-        executor = make_sandbox(str(options["sandbox"]))
-        stack.callback(executor.close)
-        generator = make_generator(
-            str(options["model"]),
-            executor,
-            stack,
-            decode_seconds=float(options.get("decode_seconds", DECODE_SECONDS)),
-        )
-        graph = build_bead_graph(
-            generator, executor, checkpointer=saver, review=bool(options["review"])
-        )
-        view = stack.enter_context(ProgressView(console, str(options["bead_id"])))
-        reviewer = None
-        if options["review"]:
-            terminal = TerminalReviewer(console)
-
-            def reviewer(payload: Any) -> Any:
-                view.live.stop()
-                try:
-                    return terminal(payload)
-                finally:
-                    view.live.start()
-
-        try:
-            values = drive(graph, graph_input, config, reviewer=reviewer, on_event=view.on_event)
-        except (KeyboardInterrupt, EOFError):
-            view.live.stop()
-            raise click.ClickException(
-                f"interrupted; nothing was written. Continue with `beadline bead resume {thread}`"
-            ) from None
-    console.print()
-    _conclude(console, values, options, thread, time.monotonic() - started)
-
-
-def _conclude(
-    console: Console,
-    values: Mapping[str, Any],
-    options: Mapping[str, Any],
-    thread: str,
-    seconds: float,
-) -> None:
-    status = values.get("status")
-    applied: dict[str, Any] | None = None
-    bead = Bead.model_validate(values["bead"]) if values.get("bead") else None
-    repo = values.get("repo")
-    if status == "passed" and bead is not None and repo and not options.get("no_apply"):
-        target = Path(repo) / bead.target.file
-        original = target.read_text(encoding="utf-8") if target.is_file() else ""
-        merged = merge_function(
-            original,
-            str(values.get("function", "")),
-            str(values.get("setup", "")),
-            bead.target.function,
-        )
-        result = apply_to_repo(
-            Path(repo), bead.target.file, merged, dry_run=bool(options["dry_run"])
-        )
-        applied = {
-            "path": str(result.path),
-            "backup": str(result.backup) if result.backup else None,
-            "diff": result.diff,
-            "dry_run": bool(options["dry_run"]),
-            "written": result.written,
-        }
-        if options["dry_run"]:
-            console.print(Syntax(result.diff or "(no change)", "diff"))
-        elif result.written:
-            console.print(
-                f"wrote {result.path}" + (f" (backup {result.backup})" if result.backup else "")
+    def on_event(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "run_started":
+            self.thread = str(event["thread"])
+            verb = "resuming" if event.get("resumed") else "bead"
+            first = f"[bold]{event['bead']}[/] · thread [bold]{self.thread}[/]"
+            self.console.print(
+                f"{verb} {first} · model {event['model']} · sandbox {event['sandbox']}"
             )
-    elif status == "passed":
-        console.print(Syntax(str(values.get("program", "")), "python"))
-    report = build_report(values, thread_id=thread, applied=applied, seconds=seconds)
-    json_path, md_path = write_report(report, Path(str(options["report_dir"])))
-    console.print(f"report: {md_path} ({json_path.name}); {seconds:.1f} s")
-    if status != "passed":
-        raise click.ClickException(str(values.get("message") or f"bead ended {status}"))
-    console.print(f"[green]{values.get('message', 'passed')}[/]")
+            if event.get("tracker"):
+                done = "".join(f"; {line}" for line in event.get("tracker_log") or ())
+                self.console.print(f"tracker: {event['tracker']}{done}")
+            self.view = ProgressView(self.console, str(event["bead"]))
+            self.view.__enter__()
+            return
+        if kind == "tracker":
+            colour = "green" if event.get("ok") else "red"
+            self.after.append(f"[{colour}]tracker: {event.get('message')}[/]")
+            return
+        if self.view is not None:
+            self.view.on_event(event)
+
+    def reviewer(self) -> Callable[[Any], Any] | None:
+        if not self.review:
+            return None
+        terminal = TerminalReviewer(self.console)
+
+        def ask(payload: Any) -> Any:
+            if self.view is not None:
+                self.view.live.stop()
+            try:
+                return terminal(payload)
+            finally:
+                if self.view is not None:
+                    self.view.live.start()
+
+        return ask
+
+    def close(self) -> None:
+        if self.view is not None:
+            self.view.__exit__(None, None, None)
+            self.view = None
+            if not self.console.is_terminal:
+                self.console.print()  # a non-terminal Live leaves its last line open
+        for line in self.after:
+            self.console.print(line)
+        self.after = []
+
+
+def _drive(console: Console, review: bool, call: Callable[[_Session], Any]) -> Any:
+    """Run a service call with progress shown; Ctrl-C ends with the resume hint."""
+    session = _Session(console, review=review)
+    try:
+        return call(session)
+    except (KeyboardInterrupt, EOFError):
+        session.close()
+        hint = (
+            f"beadline bead resume {session.thread}" if session.thread else "beadline bead threads"
+        )
+        raise click.ClickException(
+            f"interrupted; nothing was written. Continue with `{hint}`"
+        ) from None
+    finally:
+        session.close()
+
+
+def _print_outcome(console: Console, outcome: Any) -> None:
+    """The result lines; raises ClickException (exit 1) unless the bead passed."""
+    console.print()
+    if outcome.already_finished:
+        console.print(
+            f"thread [bold]{outcome.thread_id}[/] already finished ({outcome.status}); it is not "
+            "run again"
+        )
+    elif outcome.status == "passed" and outcome.dry_run:
+        console.print(Syntax(outcome.diff or "(no change)", "diff"))
+    elif outcome.status == "passed" and outcome.written:
+        backup = f" (backup {outcome.backup})" if outcome.backup else ""
+        console.print(f"wrote {outcome.target}{backup}")
+    elif outcome.status == "passed" and outcome.target is None:
+        console.print(Syntax(outcome.program, "python"))
+    if outcome.tracker and not outcome.already_finished and not outcome.tracker_log:
+        console.print(f"tracker: {outcome.tracker}")
+    if outcome.report_md:
+        took = f"; {outcome.seconds:.1f} s" if not outcome.already_finished else ""
+        console.print(f"report: {outcome.report_md} ({Path(outcome.report_json).name}){took}")
+    if outcome.status != "passed":
+        raise click.ClickException(outcome.message or f"bead ended {outcome.status}")
+    console.print(f"[green]{outcome.message or 'passed'}[/]")
+
+
+def _run_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The options ``run`` and ``next`` share."""
+    options = [
+        click.option(
+            "--repo",
+            type=click.Path(path_type=Path, file_okay=False),
+            default=None,
+            help="Target repository [default: the bead's; for ids, the repository around the "
+            "current directory].",
+        ),
+        click.option(
+            "--beads-file",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="A bd JSONL export to read ids from (read-only) [default: bd when installed, "
+            "else REPO/.beads/issues.jsonl].",
+        ),
+        click.option(
+            "--review",
+            is_flag=True,
+            help="Ask a person at each stage boundary (approve/edit/retry).",
+        ),
+        click.option("--dry-run", is_flag=True, help="Show the diff instead of writing the file."),
+        model_options(scripted=True),
+        click.option(
+            "--sandbox",
+            type=click.Choice(["auto", "local", "docker"]),
+            default="auto",
+            show_default=True,
+            help="Where code runs (docker: also a remote engine through DOCKER_HOST).",
+        ),
+        click.option(
+            "--db",
+            "db",
+            default=None,
+            envvar="BEADLINE_DB",
+            help="State database: a SQLite path or postgresql://user@host/db "
+            "[default: REPO/.beadline/beads.sqlite].",
+        ),
+        click.option("--thread", default=None, help="Thread id [default: BEAD-ID-<time>]."),
+        click.option(
+            "--decode-seconds",
+            type=click.FloatRange(min=1.0),
+            default=DECODE_SECONDS,
+            show_default=True,
+            help="Time budget of one decoder call (one stage attempt).",
+        ),
+        click.option(
+            "--report-dir",
+            type=click.Path(path_type=Path, file_okay=False),
+            default=None,
+            help="Where the JSON and Markdown reports go [default: REPO/.beadline/reports].",
+        ),
+        click.option(
+            "--force",
+            is_flag=True,
+            help="Build a closed or blocked bead, or one with open dependencies, anyway.",
+        ),
+        click.option(
+            "--actor",
+            default=DEFAULT_ACTOR,
+            show_default=True,
+            envvar="BEADLINE_ACTOR",
+            help="Who tracker claims and notes are written as (one per worker).",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _start(bead_ref: str, params: Mapping[str, Any]) -> None:
+    """``run`` and ``next``: build the options, run, print."""
+    from beadline.workflows.bead.runs import BeadRunOptions, start_run
+    from beadline.workflows.cli._options import choice_from
+
+    choice = choice_from(
+        params["model"], params["backend"], params["base_url"], params["api_key_env"]
+    )
+    repo = params["repo"]
+    if repo is None and not is_bead_file(bead_ref):
+        repo = _repo_here(None)
+    if repo is not None and not repo.is_dir():
+        raise click.ClickException(f"target repository {str(repo)!r} not found; pass --repo DIR")
+    options = BeadRunOptions(
+        bead=str(Path(bead_ref).resolve()) if is_bead_file(bead_ref) else bead_ref,
+        repo=_absolute(repo),
+        beads_file=_absolute(params["beads_file"]),
+        model=choice,
+        sandbox=params["sandbox"],
+        review=params["review"],
+        dry_run=params["dry_run"],
+        decode_seconds=params["decode_seconds"],
+        db=_db(params["db"]),
+        thread=params["thread"],
+        force=params["force"],
+        actor=params["actor"],
+        report_dir=_absolute(params["report_dir"]),
+    )
+    console = Console()
+    outcome = _drive(
+        console,
+        params["review"],
+        lambda s: start_run(
+            options, on_event=s.on_event, reviewer=s.reviewer(), index=thread_index()
+        ),
+    )
+    _print_outcome(console, outcome)
 
 
 @click.group()
@@ -265,158 +340,166 @@ def bead() -> None:
 
 @bead.command("run")
 @click.argument("bead_ref", metavar="BEAD_FILE_OR_ID")
-@click.option(
-    "--beads-file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Tracker file for ids [default: .beads/issues.jsonl, or REPO/.beads/issues.jsonl].",
-)
+@_run_options
+def run(bead_ref: str, **params: Any) -> None:
+    """Build BEAD_FILE_OR_ID: a YAML bead file, or an issue id of the repository's bd tracker
+    (bd-a1b2, bd-a1b2.1). A tracker bead that is closed, blocked or waits for open dependencies
+    is refused (--force builds it anyway); with bd installed it is claimed, annotated on each
+    failure and closed (or marked blocked) at the end."""
+    _start(bead_ref, params)
+
+
+@bead.command("next")
+@_run_options
+def next_(**params: Any) -> None:
+    """Build the highest-priority ready bead of the repository's tracker (see `bead ready`)."""
+    from beadline.workflows.bead.runs import next_ready_bead
+
+    repo = _repo_here(params["repo"])
+    if repo is None and params["beads_file"] is None:
+        raise click.ClickException(
+            "no tracker here: run inside a repository with .beads/, or pass --repo DIR"
+        )
+    bead_id, skipped = next_ready_bead(
+        (repo or Path.cwd()).resolve(),
+        beads_file=params["beads_file"],
+        actor=params["actor"],
+    )
+    console = Console()
+    for other, why in skipped:
+        console.print(f"skipped {other}: {why}")
+    console.print(f"next ready bead: [bold]{bead_id}[/]")
+    _start(bead_id, {**params, "repo": repo})
+
+
+@bead.command("ready")
 @click.option(
     "--repo",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Target repository (overrides the bead's).",
+    help="The repository [default: the one around the current directory].",
 )
 @click.option(
-    "--review", is_flag=True, help="Ask a person at each stage boundary (approve/edit/retry)."
+    "--beads-file", type=click.Path(path_type=Path), default=None, help="A bd JSONL export."
 )
-@click.option("--dry-run", is_flag=True, help="Show the diff instead of writing the file.")
-@click.option(
-    "-m",
-    "--model",
-    "model",
-    default="smollm2-135m",
-    show_default=True,
-    envvar="BEADLINE_MODEL",
-    help="Model name or GGUF path, or scripted:FILE.yaml.",
-)
-@click.option(
-    "--sandbox",
-    type=click.Choice(["auto", "local", "docker"]),
-    default="auto",
-    show_default=True,
-    help="Where code runs.",
-)
-@click.option(
-    "--db",
-    "db",
-    type=click.Path(path_type=Path),
-    default=None,
-    envvar="BEADLINE_DB",
-    help="Checkpoint database [default: .beadline/beads.sqlite].",
-)
-@click.option("--thread", default=None, help="Thread id [default: BEAD-ID-<time>].")
-@click.option(
-    "--decode-seconds",
-    type=click.FloatRange(min=1.0),
-    default=DECODE_SECONDS,
-    show_default=True,
-    help="Time budget of one decoder call (one stage attempt).",
-)
-@click.option(
-    "--report-dir",
-    type=click.Path(path_type=Path),
-    default=Path(".beadline/reports"),
-    show_default=True,
-    help="Where the JSON and Markdown reports go.",
-)
-def run(
-    bead_ref: str,
-    beads_file: Path | None,
-    repo: Path | None,
-    review: bool,
-    dry_run: bool,
-    model: str,
-    sandbox: str,
-    db: Path | None,
-    thread: str | None,
-    decode_seconds: float,
-    report_dir: Path,
-) -> None:
-    """Build BEAD_FILE_OR_ID (a YAML bead file, or an issue id of a bd tracker file)."""
-    if beads_file is None and repo is not None and not Path(bead_ref).suffix:
-        beads_file = repo / ".beads" / "issues.jsonl"
-    loaded = load_bead(bead_ref, beads_file=beads_file)
-    target_repo = repo if repo is not None else (Path(loaded.repo) if loaded.repo else None)
-    if target_repo is not None and not target_repo.is_dir():
-        raise UserError(f"target repository {str(target_repo)!r} not found; pass --repo DIR")
-    thread = thread or f"{loaded.id}-{time.strftime('%Y%m%d-%H%M%S')}"
-    options = {
-        "bead_id": loaded.id,
-        "review": review,
-        "dry_run": dry_run,
-        "model": model,
-        "sandbox": sandbox,
-        "report_dir": str(report_dir),
-        "decode_seconds": decode_seconds,
-    }
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+def ready(repo: Path | None, beads_file: Path | None, as_json: bool) -> None:
+    """List the tracker's ready beads, highest priority first, and whether each can be built."""
+    from beadline.workflows.bead.runs import ready as ready_beads
+
+    where = _repo_here(repo)
+    if where is None and beads_file is None:
+        raise click.ClickException(
+            "no tracker here: run inside a repository with .beads/, or pass --repo DIR"
+        )
+    tracker, beads = ready_beads((where or Path.cwd()).resolve(), beads_file=beads_file)
+    if as_json:
+        for item in beads:
+            line = {
+                "id": item.issue.id,
+                "priority": item.issue.priority,
+                "type": item.issue.issue_type,
+                "title": item.issue.title,
+                "buildable": item.bead is not None,
+                "problem": item.problem,
+            }
+            click.echo(json.dumps(line))
+        return
     console = Console()
-    console.print(
-        f"bead [bold]{loaded.id}[/] · thread [bold]{thread}[/] · model {model} · sandbox {sandbox}"
-    )
-    graph_input = {
-        "bead": loaded.model_dump(mode="json"),
-        "repo": str(target_repo.resolve()) if target_repo else None,
-    }
-    _execute(
-        console,
-        thread=thread,
-        graph_input=graph_input,
-        options=options,
-        db=db or _default_db(),
-        fresh=True,
-    )
+    table = Table(title=f"ready beads: {tracker.describe()}", title_justify="left")
+    for column in ("id", "P", "type", "title", "buildable"):
+        table.add_column(column, overflow="fold")
+    for item in beads:
+        shown = "yes" if item.bead is not None else f"[red]no[/]: {item.problem}"
+        table.add_row(
+            item.issue.id, str(item.issue.priority), item.issue.issue_type, item.issue.title, shown
+        )
+    console.print(table if beads else f"no ready beads in {tracker.describe()}")
+
+
+@bead.command("threads")
+@click.option(
+    "--repo",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The repository whose threads to list [default: the one around the current "
+    "directory, else every repository in the thread index].",
+)
+@click.option("--db", "db", default=None, envvar="BEADLINE_DB", help="A state database.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+def threads(repo: Path | None, db: str | None, as_json: bool) -> None:
+    """List bead runs (threads): id, bead, status, last stage, when."""
+    from beadline.workflows.bead.runs import list_threads
+
+    where = _repo_here(repo)
+    found = list_threads(repo=where, db=_db(db), index=thread_index())
+    if as_json:
+        for info in found:
+            click.echo(json.dumps(info.to_json()))
+        return
+    console = Console()
+    if not found:
+        console.print("no bead runs yet; start one with `beadline bead run`")
+        return
+    several = len({i.repo for i in found}) > 1
+    table = Table(title_justify="left")
+    for column in ("thread", "bead", "status", "last stage", "updated", *(["repo"] * several)):
+        table.add_column(column, overflow="fold")
+    for info in found:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.updated_at))
+        row = [info.thread_id, info.bead_id, info.status, info.last_stage, when]
+        table.add_row(*row, *([info.repo or ""] * several))
+    console.print(table)
 
 
 @bead.command("resume")
 @click.argument("thread")
 @click.option(
-    "--db",
-    "db",
-    type=click.Path(path_type=Path),
+    "--repo",
+    type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    envvar="BEADLINE_DB",
-    help="Checkpoint database [default: .beadline/beads.sqlite].",
+    help="The repository the bead was built in [default: found from the thread id].",
 )
+@click.option("--db", "db", default=None, envvar="BEADLINE_DB", help="The state database.")
 @click.option(
-    "--dry-run",
-    is_flag=True,
+    "--dry-run/--no-dry-run",
     default=None,
     help="Show the diff instead of writing (default: as the run was started).",
 )
-@click.option("-m", "--model", "model", default=None, help="Override the run's model.")
 @click.option(
     "--sandbox",
     type=click.Choice(["auto", "local", "docker"]),
     default=None,
     help="Override the run's sandbox.",
 )
+@model_options(defaults=False, scripted=True)
 def resume(
-    thread: str, db: Path | None, dry_run: bool | None, model: str | None, sandbox: str | None
+    thread: str,
+    repo: Path | None,
+    db: str | None,
+    dry_run: bool | None,
+    sandbox: str | None,
+    **model: str | None,
 ) -> None:
-    """Continue THREAD where it stopped (an interrupt, a review, a killed process)."""
-    path = db or _default_db()
-    if not path.is_file():
-        raise UserError(f"checkpoint database {str(path)!r} not found; pass --db PATH")
-    conn = sqlite3.connect(str(path))
-    try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS beadline_runs (thread_id TEXT PRIMARY KEY, options TEXT)"
-        )
-        options = _load_options(conn, thread)
-        known = [r[0] for r in conn.execute("SELECT thread_id FROM beadline_runs LIMIT 8")]
-    finally:
-        conn.close()
-    if options is None:
-        raise UserError(
-            f"no bead run with thread {thread!r} in {path}; known threads: {', '.join(known) or '(none)'}"
-        )
-    if dry_run is not None:
-        options["dry_run"] = dry_run
-    if model is not None:
-        options["model"] = model
-    if sandbox is not None:
-        options["sandbox"] = sandbox
+    """Continue THREAD where it stopped (an interrupt, a review, a killed process), from any
+    directory. A finished thread is not run again: its result is shown."""
+    from beadline.workflows.bead.runs import get_thread, resume_run
+
+    info, _ = get_thread(thread, repo=repo, db=_db(db), index=thread_index())
     console = Console()
-    console.print(f"resuming thread [bold]{thread}[/]")
-    _execute(console, thread=thread, graph_input=None, options=options, db=path, fresh=False)
+    outcome = _drive(
+        console,
+        True,
+        lambda s: resume_run(
+            thread,
+            repo=repo,
+            db=_db(db) or info.db,
+            index=thread_index(),
+            model=model,
+            sandbox=sandbox,
+            dry_run=dry_run,
+            on_event=s.on_event,
+            reviewer=s.reviewer(),
+        ),
+    )
+    _print_outcome(console, outcome)

@@ -22,8 +22,9 @@ from rich.table import Table
 from beadline.agents.decoding import GuidedGeneration, generate_guided
 from beadline.agents.decoding.guidance import check_gamma
 from beadline.agents.models.base import Model, SamplingParams
-from beadline.agents.models.loader import DEFAULT_BACKEND, list_backends, load_model
+from beadline.agents.models.loader import DEFAULT_BACKEND, load_model
 from beadline.validators.errors import BeadlineError
+from beadline.workflows.cli._options import BACKEND_CHOICE
 
 __all__ = ["generate", "signal_context"]
 
@@ -101,7 +102,7 @@ def _print_steps(console: Console, model: Model, result: GuidedGeneration, gamma
 @click.option(
     "-b",
     "--backend",
-    type=click.Choice([b.name for b in list_backends()]),
+    type=BACKEND_CHOICE,
     default=DEFAULT_BACKEND,
     show_default=True,
 )

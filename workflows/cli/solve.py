@@ -18,13 +18,14 @@ from rich.table import Table
 from rich.text import Text
 
 from beadline.agents.models.base import Model
+from beadline.agents.models.choice import ModelChoice
 from beadline.agents.search import METHODS, default_grid
 from beadline.agents.search import solve as solve_task
 from beadline.agents.settings import DecoderSettings, merge_settings
 from beadline.agents.task import SolveResult, Task
 from beadline.validators.executor import Executor, RunResult
 from beadline.workflows.bench.tasks import load_task_file, make_task
-from beadline.workflows.cli._options import grid_rounds_option
+from beadline.workflows.cli._options import choice_from, grid_rounds_option, model_options
 from beadline.workflows.errors import UserError
 
 __all__ = ["open_executor", "open_model", "render_result", "solve", "summary_line"]
@@ -89,11 +90,9 @@ def render_result(console: Console, result: SolveResult) -> None:
     console.print(Text(summary_line(result), style=colour), soft_wrap=True)
 
 
-def open_model(name: str, backend: str) -> Model:
-    """Load the model (:func:`beadline.agents.models.loader.load_model`)."""
-    loader = importlib.import_module("beadline.agents.models.loader")
-    model: Model = loader.load_model(name, backend=backend)
-    return model
+def open_model(choice: ModelChoice) -> Model:
+    """Load the model (:meth:`beadline.agents.models.choice.ModelChoice.load`)."""
+    return choice.load()
 
 
 def open_executor(kind: str) -> Executor:
@@ -144,15 +143,7 @@ def _task(
 @click.option("--test", "tests", multiple=True, help="An assert line; repeat for more.")
 @click.option("--signature", help="A given def line; the model continues after it.")
 @click.option("--entry-point", help="Function name (inferred from the tests when absent).")
-@click.option(
-    "-m",
-    "--model",
-    default="smollm2-135m",
-    show_default=True,
-    envvar="BEADLINE_MODEL",
-    help="Packaged model name or a .gguf path (env BEADLINE_MODEL).",
-)
-@click.option("--backend", default="llama_cpp", show_default=True, help="Model backend.")
+@model_options()
 @click.option(
     "--sandbox",
     type=click.Choice(["auto", "local", "docker"]),
@@ -189,8 +180,10 @@ def solve(
     tests: tuple[str, ...],
     signature: str | None,
     entry_point: str | None,
-    model: str,
+    model: str | None,
     backend: str,
+    base_url: str | None,
+    api_key_env: str | None,
     sandbox: str,
     method: str,
     s: int | None,
@@ -211,6 +204,9 @@ def solve(
     Flags -s -t -d -k --gamma set the first configuration; with --method egcfg the rest of the
     grid follows when it does not pass the visible tests.
     """
+    choice = choice_from(model, backend, base_url, api_key_env)
+    if choice.is_scripted:
+        raise click.UsageError("scripted: generators are for `beadline bead`; pass a model")
     task = _task(task_file, description, tests, signature, entry_point)
     overrides: dict[str, Any] = {
         "s": s,
@@ -228,8 +224,8 @@ def solve(
     if method == "egcfg" and any(overrides[x] is not None for x in ("s", "t", "d", "k", "gamma")):
         grid = [settings, *default_grid(settings)]
     console = Console()
-    with console.status(f"loading {model} and the {sandbox} sandbox"):
-        loaded = open_model(model, backend)
+    with console.status(f"loading {choice.describe()} and the {sandbox} sandbox"):
+        loaded = open_model(choice)
         executor = open_executor(sandbox)
     try:
         with console.status(f"solving {task.task_id} with {method}"):

@@ -73,8 +73,40 @@ def test_two_beads_in_a_parent_graph_stream_their_progress(
     finished = [e["bead"] for _ns, e in events if e.get("event") == "finished"]
     assert finished == ["square", "count-vowels"]
     assert any(e.get("event") == "stage_failed" for _ns, e in events)
+    # apply=True: the bead graph wrote each function itself, once it had passed
+    mathx = (sample_repo / "sample_pkg" / "mathx.py").read_text()
+    assert "def square(n: int) -> int:\n    return n * n\n" in mathx
+    assert "def clamp(" in mathx
+    assert (sample_repo / "sample_pkg" / "mathx.py.bak").is_file()
+    assert (
+        "def count_vowels(s: str) -> int:" in (sample_repo / "sample_pkg" / "text.py").read_text()
+    )
+    assert results[0]["applied"]["written"] is True
+    assert "+def square(n: int) -> int:" in results[0]["applied"]["diff"]
+    applied = [e["path"] for _ns, e in events if e.get("event") == "applied"]
+    assert applied == [
+        str(sample_repo / "sample_pkg" / "mathx.py"),
+        str(sample_repo / "sample_pkg" / "text.py"),
+    ]
+
+
+def test_without_apply_the_parent_gets_the_code_and_nothing_is_written(
+    inproc: InProcessExecutor, sample_repo: Path
+) -> None:
+    from beadline.workflows.bead.generation import ScriptedGenerator
+
+    before = {p: p.read_text() for p in (sample_repo / "sample_pkg").glob("*.py")}
+    parent = _example().build_parent_graph(
+        ScriptedGenerator(fn=_generator), inproc, checkpointer=InMemorySaver(), apply=False
+    )
+    config = {"configurable": {"thread_id": "p0"}}
+    parent.invoke({"queue": _queue(sample_repo)}, config)
+    results = parent.get_state(config).values["results"]
+    assert [r["status"] for r in results] == ["passed", "passed"]
+    assert [r["applied"] for r in results] == [None, None]
     # the integration command ran in scratch copies: the sample repository is untouched
-    assert "square" not in (sample_repo / "sample_pkg" / "mathx.py").read_text()
+    assert {p: p.read_text() for p in (sample_repo / "sample_pkg").glob("*.py")} == before
+    assert not list((sample_repo / "sample_pkg").glob("*.bak"))
 
 
 def test_review_interrupts_surface_in_the_parent(
@@ -84,9 +116,10 @@ def test_review_interrupts_surface_in_the_parent(
 
     from beadline.workflows.bead.generation import ScriptedGenerator
     from beadline.workflows.bead.graph import build_bead_graph
+    from beadline.workflows.bead.review import pending_interrupts
 
     module = _example()
-    bead_graph = build_bead_graph(ScriptedGenerator(fn=_generator), inproc, review=True)
+    bead_graph = build_bead_graph(ScriptedGenerator(fn=_generator), inproc, review=True, apply=True)
     builder = StateGraph(module.ParentState)
     builder.add_node("next_bead", module.next_bead)
     builder.add_node("bead", bead_graph)
@@ -95,14 +128,23 @@ def test_review_interrupts_surface_in_the_parent(
     builder.add_edge("bead", END)
     parent = builder.compile(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "pr"}}
-    out = parent.invoke({"queue": _queue(sample_repo)[:1]}, config)
-    stages = []
+    next_input: Any = {"queue": _queue(sample_repo)[:1]}
+    stages: list[str] = []
+    requested: list[str] = []
     for _ in range(10):
-        interrupts = out.get("__interrupt__") or []
+        for _ns, event in parent.stream(next_input, config, stream_mode="custom", subgraphs=True):
+            if event.get("event") == "review_requested":
+                requested.append(event["stage"])
+        interrupts = pending_interrupts(parent, config)
         if not interrupts:
             break
         stages.append(interrupts[0].value["stage"])
-        out = parent.invoke(Command(resume="approve"), config)
+        next_input = Command(resume="approve")
+    out = parent.get_state(config).values
     # the wrong first body passes smoke, fails integration and is redone without asking
     assert stages == ["signature", "setup", "body", "body", "integration"]
+    # once per review, also when the review runs inside a subgraph and the parent resumes
+    assert requested == stages
     assert out["status"] == "passed"
+    assert out["applied"]["written"] is True
+    assert "return n * n" in (sample_repo / "sample_pkg" / "mathx.py").read_text()

@@ -297,3 +297,30 @@ def test_resume_after_the_process_is_killed_mid_stage(tmp_path: Path) -> None:
     assert out["status"] == "passed"
     assert out["parts"] == ["    m = max(a, b)", "    return m"]  # only part 2 was redone
     assert [gen.key(c) for c in gen.calls] == ["body[1]"]
+
+
+def test_review_requested_is_emitted_once_per_review(
+    tmp_path: Path, inproc: InProcessExecutor
+) -> None:
+    # A node that interrupts runs again from its start on resume: the event must not come twice.
+    gen = ScriptedGenerator({"body[0]": "return a if a > b else b"})
+    events: list[dict[str, Any]] = []
+    asked: list[str] = []
+
+    def reviewer(payload: Any) -> str:
+        asked.append(payload["stage"])
+        return "approve"
+
+    with _saver(tmp_path / "db.sqlite") as saver:
+        graph = build_bead_graph(gen, inproc, checkpointer=saver, review=True)
+        out = drive(
+            graph,
+            INPUT,
+            {"configurable": {"thread_id": "once"}},
+            reviewer=reviewer,
+            on_event=events.append,
+        )
+    assert out["status"] == "passed"
+    requested = [e["stage"] for e in events if e["event"] == "review_requested"]
+    assert asked == ["signature", "setup", "body", "integration"]
+    assert requested == asked

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from beadline.workflows.bead.loaders import load_bead, load_bead_file, load_bead_from_jsonl
+from beadline.workflows.bead.loaders import (
+    bead_from_issue,
+    is_bead_file,
+    load_bead,
+    load_bead_file,
+    load_bead_from_jsonl,
+)
 from beadline.workflows.errors import BeadError
 
 from .test_spec import GOOD
@@ -96,3 +103,71 @@ def test_load_bead_dispatches_on_path_or_id() -> None:
     assert load_bead(str(EXAMPLES / "beads" / "1-square.yaml")).id == "square"
     beads_file = EXAMPLES / "sample_repo" / ".beads" / "issues.jsonl"
     assert load_bead("sp-2", beads_file=beads_file).id == "sp-2"
+
+
+BD = Path(__file__).resolve().parents[2] / "data" / "bd"
+
+
+def _recorded(name: str) -> dict[str, Any]:
+    data = json.loads((BD / name).read_text(encoding="utf-8"))
+    return dict(data[0] if isinstance(data, list) else data)
+
+
+def test_a_recorded_bd_issue_in_prose_becomes_a_bead() -> None:
+    bead = bead_from_issue(_recorded("show_feature.json"))
+    assert bead.id == "bd-k3x"
+    assert bead.target.file == "textkit/slug.py" and bead.target.function == "slugify"
+    assert bead.target.signature == "def slugify(text: str) -> str:"
+    assert bead.tests == (
+        "assert slugify('Hello World') == 'hello-world'",
+        "assert slugify('  a  b ') == 'a-b'",
+        "assert slugify('Déjà vu') == 'deja-vu'",
+    )
+    # "Integration: pytest -q tests/test_slug.py" is run; "Integration: run the tests" is a
+    # requirement the model is shown, never a command
+    assert bead.integration is not None
+    assert bead.integration.command == ("pytest", "-q", "tests/test_slug.py")
+    assert bead.description.endswith(
+        "Integration requirements (stated in the issue; not run as commands):\n- run the tests"
+    )
+
+
+def test_a_child_issue_takes_its_parent_s_target_and_command() -> None:
+    child = _recorded("show_child.json")
+    bead = bead_from_issue(child, parent=child["dependencies"][0])
+    assert bead.id == "bd-k3x.1"
+    assert bead.tests == ("assert slugify('Ça va') == 'ca-va'",)
+    assert bead.target.file == "textkit/slug.py"
+    assert bead.target.signature == "def slugify(text: str) -> str:"
+    assert bead.integration is not None and bead.integration.command[0] == "pytest"
+    assert "From the parent issue bd-k3x: target file textkit/slug.py" in bead.notes
+    with pytest.raises(BeadError, match="no target file"):
+        bead_from_issue(child)
+
+
+def test_child_ids_load_from_the_export_with_the_parent(tmp_path: Path) -> None:
+    beads = tmp_path / ".beads"
+    beads.mkdir()
+    (beads / "issues.jsonl").write_text((BD / "issues.jsonl").read_text(encoding="utf-8"))
+    bead = load_bead("bd-k3x.1", beads_file=beads / "issues.jsonl")
+    assert bead.target.file == "textkit/slug.py"
+    assert bead.repo == str(tmp_path.resolve())
+    assert is_bead_file("bd-k3x.1") is False and is_bead_file("b.yaml") is True
+
+
+def test_two_integration_commands_are_refused(tmp_path: Path) -> None:
+    issue = {
+        "id": "x-1",
+        "description": "file: m.py\n- assert f(1) == 1",
+        "acceptance_criteria": "Integration: pytest -q\nIntegration: make lint",
+    }
+    with pytest.raises(BeadError) as caught:
+        bead_from_issue(issue)
+    assert str(caught.value) == (
+        "issue 'x-1': the issue gives 2 integration commands (pytest -q; make lint); keep one "
+        "`Integration:` command (others can be prose)"
+    )
+    issue["acceptance_criteria"] = "Integration: pytest -q\nIntegration: `make lint` also"
+    issue["description"] = "Touch a.py and b/c.py.\n- assert f(1) == 1"
+    with pytest.raises(BeadError, match=r"mentions several Python files \(a\.py, b/c\.py\)"):
+        bead_from_issue(issue)

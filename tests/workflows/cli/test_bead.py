@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from beadline.workflows.cli import bead as bead_command
+from beadline.workflows.bead import runtime
 from beadline.workflows.cli import cli
 
 from ..conftest import InProcessExecutor
@@ -22,7 +22,7 @@ SQUARE = str(EXAMPLES / "beads" / "1-square.yaml")
 def _inprocess_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EDITOR", raising=False)
     monkeypatch.delenv("VISUAL", raising=False)
-    monkeypatch.setattr(bead_command, "make_sandbox", lambda kind: InProcessExecutor())
+    monkeypatch.setattr(runtime, "make_sandbox", lambda kind: InProcessExecutor())
 
 
 def _script(tmp_path: Path, **stages: Any) -> str:
@@ -131,7 +131,11 @@ def test_bad_input_messages(tmp_path: Path, sample_repo: Path) -> None:
         and "sp-1, sp-2" in result.output
     )
     result = _invoke(tmp_path, "resume", "nope")
-    assert result.exit_code == 1 and "not found" in result.output
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: state database {str(tmp_path / 'state.sqlite')!r} not found; pass --db PATH "
+        "or --repo DIR\n"
+    )
 
 
 def test_tracker_id_run_and_thread_reuse(tmp_path: Path, sample_repo: Path) -> None:

@@ -36,12 +36,20 @@ def test_doctor_checks_cover_the_machine() -> None:
     for name in (
         "local sandbox: network cut off",
         "local sandbox: unprivileged uid",
+        "local sandbox: verdict channel",
+        "local sandbox: runs isolated from each other",
         "docker engine",
         "docker sandbox image",
     ):
         assert name in checks
         c = checks[name]
         assert c.level == "ok" or c.fix, f"{name} is not ok but gives no fix"
+    if checks["docker engine"].level == "ok" and checks["docker sandbox image"].level == "ok":
+        for name in (
+            "docker sandbox: verdict channel",
+            "docker sandbox: runs isolated from each other",
+        ):
+            assert checks[name].level == "ok", checks[name]
 
 
 def test_doctor_command_exits_zero_here() -> None:

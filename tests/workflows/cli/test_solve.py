@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from beadline.agents.models.choice import ModelChoice
 from beadline.agents.task import SolveResult
 from beadline.agents.testing import FunctionModel
 from beadline.validators.executor import Executor, TestCase
@@ -117,8 +118,8 @@ def wired(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     opened: list[str] = []
     executor = make_executor("local", workers=1)
 
-    def open_model(name: str, backend: str) -> FunctionModel:
-        opened.append(f"{name}/{backend}")
+    def open_model(choice: ModelChoice) -> FunctionModel:
+        opened.append(choice.describe())
         return _model()
 
     def open_executor(kind: str) -> Executor:
@@ -159,7 +160,7 @@ def test_solve_from_flags_prints_program_verdicts_and_summary(
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
-    assert wired == ["smollm2-135m/llama_cpp", "local"]
+    assert wired == ["smollm2-135m (llama_cpp)", "local"]
     assert "return x + 1" in result.output
     assert result.output.count("passed") >= 2
     assert "SOLVED · visible 2/2 · by cfg [cfg s=2 t=0.75 d=2 k=1 γ=1 auto]" in result.output
@@ -209,3 +210,19 @@ def test_solve_egcfg_grid_rounds_reach_the_search(
     assert twice == 2 * once - 1
     bad = CliRunner().invoke(cli, [*args, "--grid-rounds", "0"])
     assert bad.exit_code == 2 and "--grid-rounds" in bad.output
+
+
+def test_solve_backend_is_a_fixed_choice_and_server_flags_need_openai() -> None:
+    runner = CliRunner()
+    args = ["solve", "--description", "Add one.", "--test", "assert add_one(1) == 2"]
+    result = runner.invoke(cli, [*args, "--backend", "vllm"])
+    assert result.exit_code == 2
+    assert (
+        "Invalid value for '--backend': 'vllm' is not one of 'llama_cpp', 'transformers', "
+        "'openai'." in result.output
+    )
+    result = runner.invoke(cli, [*args, "--base-url", "http://127.0.0.1:8000/v1"])
+    assert result.exit_code == 2
+    assert result.output.endswith(
+        "Error: --base-url is only for --backend openai (got llama_cpp)\n"
+    )
