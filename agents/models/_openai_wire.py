@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from beadline.agents.errors import UserError
+from beadline.agents.errors import BackendError, ContextOverflowError, UserError
 
 __all__ = [
     "MAX_SLOTS",
@@ -22,12 +22,16 @@ __all__ = [
     "chat_top",
     "check_options",
     "completion_top",
+    "first_top",
     "server_urls",
+    "translate_error",
 ]
 
 MAX_SLOTS = 64
 """The most llama-server slots (and concurrent requests) a model may use."""
 _T = TypeVar("_T")
+_NO_LOGPROBS = "this server returns no logprobs: use gamma=1 or a server that does"
+_OVERFLOW_WORDS = ("context length", "context window", "maximum context", "too long", "exceed")
 
 
 def server_urls(base_url: str | Sequence[str] | None) -> list[str | None]:
@@ -129,3 +133,66 @@ def completion_top(choice: Any) -> dict[str, float] | None:
 def chat_top(choice: Any) -> dict[str, float] | None:
     logprobs = _get(choice, "logprobs")
     return None if logprobs is None else _content_top(_get(logprobs, "content"))
+
+
+def translate_error(
+    oa: Any, exc: Exception, url: str, *, endpoint: str, model: str
+) -> BackendError:
+    """An ``openai`` client error as a one-line :class:`BackendError` that says what to do
+    (:class:`ContextOverflowError` for a server's "too long" answer).
+
+    Args:
+        oa: the ``openai`` module.
+        exc: the client's error.
+        url: the server it came from.
+        endpoint: the endpoint asked (``completions`` or ``chat``).
+        model: the model id sent.
+    """
+    where = f"the server at {url}"
+    if isinstance(exc, oa.APITimeoutError):
+        return BackendError(f"{where} did not answer in time: raise timeout= or check it")
+    if isinstance(exc, oa.APIConnectionError):
+        return BackendError(
+            f"cannot reach {where}: start the server, or fix base_url / OPENAI_BASE_URL"
+        )
+    if isinstance(exc, oa.AuthenticationError):
+        return BackendError(f"{where} rejected the API key: set OPENAI_API_KEY or api_key=")
+    if isinstance(exc, oa.NotFoundError):
+        return BackendError(
+            f"{where} has no /{'chat/' if endpoint == 'chat' else ''}completions "
+            f"endpoint or no model {model!r}: try endpoint='chat'/'completions' or "
+            f"another model id",
+            getattr(exc, "body", None),
+        )
+    if isinstance(exc, oa.APIStatusError):
+        message = str(exc)
+        if any(word in message.lower() for word in _OVERFLOW_WORDS):
+            return ContextOverflowError(
+                f"{where} says the context is too long: {message[:300]}", exc.body
+            )
+        if "logprob" in message.lower():
+            return BackendError(f"{where} refused logprobs ({message[:200]}): {_NO_LOGPROBS}")
+        return BackendError(f"{where} failed: {message[:300]}", exc.body)
+    return BackendError(f"{where} failed: {exc}")
+
+
+def first_top(
+    chunks: Any,
+    top_of: Callable[[Any], dict[str, float] | None],
+    text_of: Callable[[Any], str | None],
+) -> list[tuple[str, str, dict[str, float] | None]]:
+    """Read a streamed answer until the first token's top log-probs arrive, then close it;
+    ``[]`` when the stream ends without a choice, a choice without log-probs when it carried
+    none."""
+    text, reason, top = "", "length", None
+    seen = False
+    with chunks:
+        for chunk in chunks:
+            for choice in chunk.choices:
+                seen = True
+                text += text_of(choice) or ""
+                reason = choice.finish_reason or reason
+                top = top or top_of(choice)
+            if top is not None:
+                break
+    return [(text, reason, top)] if seen else []

@@ -30,11 +30,16 @@ class FakeServer:
     """An OpenAI-compatible server on 127.0.0.1 that records every request body.
 
     ``gather=N`` holds each POST until N requests are in flight together (2 s at most, then it
-    answers 500): a client that sends them one after the other fails against it.
+    answers 500): a client that sends them one after the other fails against it. A request
+    with ``stream: true`` is answered with server-sent events (``streams=False``: with the
+    plain JSON answer, as a server that cannot stream).
     """
 
-    def __init__(self, answer: Answer, *, gather: int = 0, model: str = "m") -> None:
+    def __init__(
+        self, answer: Answer, *, gather: int = 0, model: str = "m", streams: bool = True
+    ) -> None:
         self.answer = answer
+        self.streams = streams
         self.bodies: list[dict[str, Any]] = []
         self.model = model
         self.in_flight = 0
@@ -63,7 +68,11 @@ class FakeServer:
                             return
                     else:
                         time.sleep(0.05)  # long enough for concurrent requests to overlap
-                    self._send(*server.answer(body))
+                    status, data = server.answer(body)
+                    if body.get("stream") and status == 200 and server.streams:
+                        self._stream(data)
+                    else:
+                        self._send(status, data)
                 finally:
                     with server._lock:
                         server.in_flight -= 1
@@ -75,6 +84,19 @@ class FakeServer:
                 self.send_header("content-length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
+
+            def _stream(self, data: dict[str, Any]) -> None:
+                """The answer as server-sent events: one chunk, then a finish chunk."""
+                last = {
+                    **data,
+                    "choices": [{**c, "text": "", "logprobs": None} for c in data["choices"]],
+                }
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.end_headers()
+                for event in (data, last):
+                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -140,7 +162,23 @@ def test_a_guided_token_sends_both_contexts_at_once() -> None:
         )
         assert choice.record.text == " S" and len(server.bodies) == 4
         for body in server.bodies:
-            assert body["max_tokens"] == 1 and body["logprobs"] == 5
+            assert body["max_tokens"] == 1 and body["logprobs"] == 5 and body["stream"] is True
+
+
+def test_a_server_whose_streams_carry_no_logprobs_is_asked_without_streaming() -> None:
+    with FakeServer(_by_prompt, streams=False).running() as server:
+        model = OpenAIModel("m", base_url=server.url, max_retries=0)
+        sessions = [model.new_session(model.tokenize(t)) for t in ("a b", "SIGNAL a b")]
+        assert [_top_text(model, d) for d in model.next_logprobs_batch(sessions)] == [" P", " S"]
+        sessions[0].append(model.tokenize(" c"))
+        assert _top_text(model, sessions[0].next_logprobs()) == " P"
+        streamed = [bool(b.get("stream")) for b in server.bodies]
+        # each of the first two found the stream empty and asked again; then no more streams
+        assert streamed.count(True) <= 2 and streamed[-1] is False and len(streamed) <= 5
+    with FakeServer(_by_prompt).running() as server:
+        model = OpenAIModel("m", base_url=server.url, max_retries=0, stream_logprobs=False)
+        model.new_session(model.tokenize("a")).next_logprobs()
+        assert "stream" not in server.bodies[0]
 
 
 def test_concurrency_one_sends_one_request_at_a_time() -> None:
