@@ -6,6 +6,7 @@ For the review-screen tests (prompts, tables, $EDITOR) that a ``CliRunner`` cann
         term.wait_for(r"Approve\\?")
         term.type_text("e")       # literal text, then Enter
         term.keys("C-d")          # tmux key names: Enter, Escape, C-c, Up, ...
+        term.paste("a\n  b\n")    # all at once, as a terminal paste
         screen = term.wait_for("written")
         assert term.exit_status(timeout=30) == 0
 
@@ -143,6 +144,11 @@ class TmuxSession:
                 self._tmux("send-keys", "-t", "main", "-l", line)
         if enter:
             self.keys("Enter")
+
+    def paste(self, text: str) -> None:
+        """Paste ``text`` as a terminal paste does: all of it at once (newlines as Enter)."""
+        self._tmux("set-buffer", "-b", "paste", "--", text)
+        self._tmux("paste-buffer", "-d", "-b", "paste", "-t", "main")
 
     def screen(self, *, history: bool = False) -> str:
         """The visible screen as text (``history=True``: with the scrollback above it).

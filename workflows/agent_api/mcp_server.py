@@ -139,10 +139,20 @@ def build_server(defaults: AgentDefaults, *, name: str = "beadline") -> MCPServe
         HTTP.
     """
     server: MCPServer = _Server(name, instructions=INSTRUCTIONS, log_level="WARNING")
-    writes = ToolAnnotations(destructive_hint=False, idempotent_hint=False, open_world_hint=False)
-    reads = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+    _add_run_tools(server, defaults)
+    _add_query_tools(server, defaults)
+    _add_solve_tool(server, defaults)
+    return server
 
-    @server.tool(annotations=writes)
+
+_WRITES = ToolAnnotations(destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+_READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+
+
+def _add_run_tools(server: MCPServer, defaults: AgentDefaults) -> None:
+    """``implement_bead`` and ``resume_bead``: the tools that run the bead graph."""
+
+    @server.tool(annotations=_WRITES)
     async def implement_bead(
         ctx: Context,
         bead: Annotated[
@@ -189,7 +199,7 @@ def build_server(defaults: AgentDefaults, *, name: str = "beadline") -> MCPServe
         )
         return await _run_reporting(ctx, lambda on_event: work(on_event=on_event))
 
-    @server.tool(annotations=writes)
+    @server.tool(annotations=_WRITES)
     async def resume_bead(
         ctx: Context,
         thread: Thread,
@@ -204,19 +214,27 @@ def build_server(defaults: AgentDefaults, *, name: str = "beadline") -> MCPServe
         work = partial(operations.resume_bead, defaults, thread, decision=decision, repo=repo)
         return await _run_reporting(ctx, lambda on_event: work(on_event=on_event))
 
-    @server.tool(annotations=reads)
+
+def _add_query_tools(server: MCPServer, defaults: AgentDefaults) -> None:
+    """``bead_status`` and ``list_ready_beads``: read-only views of threads and the tracker."""
+
+    @server.tool(annotations=_READS)
     async def bead_status(thread: Thread, repo: Repo = None) -> ThreadStatus:
         """Where a bead run stands: status, last stage, report, and its result and pending
         review question."""
         return await _run(partial(operations.bead_status, defaults, thread, repo=repo))
 
-    @server.tool(annotations=reads)
+    @server.tool(annotations=_READS)
     async def list_ready_beads(repo: Repo = None) -> list[ReadyBeadInfo]:
         """The beads the repository's tracker says are ready (open, not blocked), highest
         priority first; each says whether it can be built as a bead."""
         return await _run(partial(operations.list_ready_beads, defaults, repo=repo))
 
-    @server.tool(annotations=reads)
+
+def _add_solve_tool(server: MCPServer, defaults: AgentDefaults) -> None:
+    """``solve_task``: the EG-CFG solver on one task."""
+
+    @server.tool(annotations=_READS)
     async def solve_task(
         description: Annotated[str, Field(description="What the function must do.")],
         tests: Annotated[
@@ -257,5 +275,3 @@ def build_server(defaults: AgentDefaults, *, name: str = "beadline") -> MCPServe
                 model=model,
             )
         )
-
-    return server

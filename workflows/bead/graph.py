@@ -589,6 +589,8 @@ class _BeadNodes:
             pending=pending,
             program=self.layout(state).program,
             exhausted=exhausted,
+            bead=bead,
+            state=state,
         )
         value = interrupt(payload)
         while True:

@@ -10,36 +10,34 @@ stage boundary and when a stage's budget is spent. The run is resumed with
     {"action": "abort"}                         # stop the run
 
 (a bare string ``"approve"`` / ``"abort"`` works too). At the integration stage ``edit`` takes the
-whole function. :func:`drive` runs a graph to the end, answering each interrupt with a reviewer
-function — :class:`TerminalReviewer` asks a person in the terminal (rich), opening ``$EDITOR``
-for edits.
+whole function (with the imports it needs). :func:`drive` runs a graph to the end, answering each
+interrupt with a reviewer function; ``beadline bead run --review`` asks a person in the terminal
+(:mod:`beadline.workflows.cli._review_screen`).
+
+Besides the stage's own code, a payload shows the function so far and where it lands in its
+file (``function``, ``focus``, ``file``, ``diff``, ``focus_file``; see
+:func:`~beadline.workflows.bead._review_preview.review_preview`): at ``integration`` its ``diff``
+is exactly what approving writes.
 """
 
 from __future__ import annotations
 
-import os
-import shlex
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, NotRequired
+from typing import TYPE_CHECKING, Any, Literal, NotRequired
 
-from rich.console import Console
-from rich.panel import Panel
-from rich.prompt import Prompt
-from rich.syntax import Syntax
 from typing_extensions import TypedDict
 
 from beadline.workflows.errors import UserError
+
+if TYPE_CHECKING:
+    from beadline.workflows.bead.spec import Bead
 
 __all__ = [
     "ReviewAction",
     "ReviewAnswer",
     "ReviewPayload",
     "Reviewer",
-    "TerminalReviewer",
     "drive",
     "make_payload",
     "parse_answer",
@@ -70,6 +68,21 @@ class ReviewPayload(TypedDict):
     actions: list[str]
     error: NotRequired[str]
     """Why the previous answer was not understood (the question is asked again)."""
+    function: NotRequired[str]
+    """The function as it stands once this stage is accepted (the accepted stages and this
+    one; a signature without a body yet ends in ``...``)."""
+    focus: NotRequired[list[int]]
+    """``[first, last]``: this stage's lines in ``function`` (1-based; ``[]``: none)."""
+    file: NotRequired[str]
+    """The target file, relative to the repository."""
+    diff: NotRequired[str]
+    """The unified diff of ``file`` with ``function`` (and the setup) merged in, as the final
+    write makes it; at ``integration`` exactly what approving writes. Empty without a
+    repository (see ``note``)."""
+    focus_file: NotRequired[list[list[int]]]
+    """``[[first, last], ...]``: the lines of the new ``file`` holding this stage's code."""
+    note: NotRequired[str]
+    """Why there is no ``diff`` (no repository, the file does not parse …), or ``""``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,9 +101,25 @@ Reviewer = Callable[[ReviewPayload], Mapping[str, Any] | str]
 
 
 def make_payload(
-    *, bead_id: str, pending: Mapping[str, Any], program: str, exhausted: bool
+    *,
+    bead_id: str,
+    pending: Mapping[str, Any],
+    program: str,
+    exhausted: bool,
+    bead: Bead | None = None,
+    state: Mapping[str, Any] | None = None,
 ) -> ReviewPayload:
-    """The interrupt payload for a pending stage."""
+    """The interrupt payload for a pending stage.
+
+    Args:
+        bead_id: The bead's id.
+        pending: The stage attempt under review (the graph state's ``pending``).
+        program: The program accepted so far.
+        exhausted: The stage's attempts ran out (``kind`` ``budget``).
+        bead: With ``state``: add the preview fields (``function``, ``diff`` …), reading the
+            target file from ``state["repo"]``.
+        state: The graph state (``repo``, ``setup``, ``signature``, ``parts``).
+    """
     stage = str(pending.get("stage", ""))
     code = str(pending.get("code", ""))
     if stage == "integration":
@@ -98,7 +127,7 @@ def make_payload(
     kind: Literal["stage", "budget", "edit"] = "stage"
     if not pending.get("ok"):
         kind = "budget" if exhausted else "edit"
-    return ReviewPayload(
+    payload = ReviewPayload(
         kind=kind,
         bead_id=bead_id,
         stage=stage,
@@ -111,6 +140,11 @@ def make_payload(
         program=program,
         actions=["approve", "edit", "retry", "abort"],
     )
+    if bead is not None and state is not None:
+        from beadline.workflows.bead._review_preview import review_preview
+
+        payload.update(review_preview(bead, state, pending))  # type: ignore[typeddict-item]
+    return payload
 
 
 def parse_answer(value: object) -> ReviewAnswer:
@@ -202,69 +236,3 @@ def _custom_events(
         event = chunk[1] if isinstance(chunk, tuple) else chunk
         if isinstance(event, dict):
             yield event
-
-
-class TerminalReviewer:
-    """Asks a person in the terminal: approve, edit (``$EDITOR`` or pasted text), retry, abort.
-
-    Args:
-        console: Where to show the stage.
-        editor: The editor command (default ``$VISUAL``/``$EDITOR``; without one, the
-            replacement is read from the terminal until a line with a single ``.``).
-        ask: The prompt function (``rich.prompt.Prompt.ask``-like), replaceable in tests.
-    """
-
-    def __init__(
-        self,
-        console: Console,
-        *,
-        editor: str | None = None,
-        ask: Callable[..., str] | None = None,
-    ) -> None:
-        self.console = console
-        self.editor = (
-            editor if editor is not None else os.environ.get("VISUAL") or os.environ.get("EDITOR")
-        )
-        self.ask = ask or Prompt.ask
-
-    def __call__(self, payload: ReviewPayload) -> dict[str, Any]:
-        title = f"{payload['bead_id']} · {payload['stage']}"
-        if payload["stage"] == "body":
-            title += f" part {payload['part'] + 1}"
-        status = "[green]validated[/]" if payload["ok"] else "[red]failed[/]"
-        if payload["kind"] == "budget":
-            status = "[red]attempt budget spent[/]"
-        body = Syntax(payload["code"] or "# (empty)", "python", line_numbers=False)
-        self.console.print(Panel(body, title=f"{title} — {status}", subtitle=payload["summary"]))
-        if "error" in payload:
-            self.console.print(f"[red]{payload['error']}[/]")
-        for item in payload["evidence"][:3]:
-            self.console.print(Panel(item, title="evidence", border_style="red"))
-        action = self.ask(
-            "approve / edit / retry / abort",
-            choices=["approve", "edit", "retry", "abort", "a", "e", "r", "q"],
-            default="approve" if payload["ok"] else "retry",
-        )
-        action = {"a": "approve", "e": "edit", "r": "retry", "q": "abort"}.get(action, action)
-        if action == "edit":
-            return {"action": "edit", "code": self.edit(payload["code"])}
-        if action == "retry":
-            return {"action": "retry", "hint": self.ask("hint for the next attempt", default="")}
-        return {"action": action}
-
-    def edit(self, code: str) -> str:
-        """The replacement code: from ``$EDITOR`` on a temp file, or typed in the terminal."""
-        if self.editor:
-            with tempfile.TemporaryDirectory(prefix="beadline-edit-") as tmp:
-                path = Path(tmp) / "stage.py"
-                path.write_text(code + "\n", encoding="utf-8")
-                subprocess.run([*shlex.split(self.editor), str(path)], check=False)
-                return path.read_text(encoding="utf-8")
-        self.console.print("Type the replacement; end with a line holding a single '.'")
-        lines: list[str] = []
-        while True:
-            line = self.ask("", default=".", show_default=False)
-            if line.strip() == ".":
-                break
-            lines.append(line)
-        return "\n".join(lines)

@@ -74,7 +74,7 @@ __all__ = [
 
 EventHandler = Callable[[Event], None]
 """Receives progress events: the graph's (``stage_started`` …) and the service's
-(``run_started``, ``tracker``, ``applied``)."""
+(``run_started``, ``restored`` on a resume, ``tracker``, ``applied``)."""
 
 
 def _resolve_bead(options: BeadRunOptions) -> tuple[Bead, Tracker | None, Path | None]:
@@ -210,6 +210,7 @@ def _started(
         "tracker_log": list(link.log) if link else [],
         "writes_back": bool(link and link.writes_back),
         "resumed": resumed,
+        "dry_run": bool(record.options.get("dry_run")),
     }
 
 
@@ -261,6 +262,8 @@ def _execute(
         graph = build_bead_graph(
             generator, executor, checkpointer=store.checkpointer, review=bool(options["review"])
         )
+        if graph_input is None:
+            _emit(on_event, _restored(graph, config))
         if decision is not None:
             if not pending_interrupts(graph, config):
                 raise UserError(
@@ -288,6 +291,24 @@ def _execute(
     outcome = conclude(record, values, link, seconds=seconds, on_event=on_event)
     store.update(record.thread_id, status=outcome.status, outcome=outcome.to_json())
     return outcome
+
+
+def _restored(graph: Any, config: Mapping[str, Any]) -> Event:
+    """What a resumed thread kept (the ``restored`` event): its attempts and approvals
+    (``history``), the ``baseline`` verdict, and the question it waits on (``pending``, when
+    ``waiting``) — so a progress view can show the stages kept before new events arrive."""
+    values = dict(graph.get_state(config).values)
+    pending = values.get("pending")
+    return {
+        "event": "restored",
+        "bead": values.get("bead_id", ""),
+        "history": list(values.get("history") or []),
+        "baseline": values.get("baseline"),
+        "stage": values.get("stage"),
+        "part": int(values.get("part") or 0),
+        "pending": dict(pending) if isinstance(pending, Mapping) else None,
+        "waiting": bool(pending_interrupts(graph, config)),
+    }
 
 
 def _locate(

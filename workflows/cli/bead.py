@@ -22,68 +22,17 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.live import Live
 from rich.syntax import Syntax
 from rich.table import Table
 
 from beadline.workflows.bead.loaders import is_bead_file
-from beadline.workflows.bead.review import TerminalReviewer
 from beadline.workflows.bead.runtime import DECODE_SECONDS
 from beadline.workflows.bead.tracker import DEFAULT_ACTOR
 from beadline.workflows.cli._options import model_options
+from beadline.workflows.cli._progress import ProgressView
+from beadline.workflows.cli._review_screen import TerminalReviewer
 
 __all__ = ["bead", "thread_index"]
-
-
-class ProgressView:
-    """A live table of the run: one row per stage (and body part), updated from stream events."""
-
-    def __init__(self, console: Console, bead_id: str) -> None:
-        self.console = console
-        self.bead_id = bead_id
-        self.rows: dict[str, list[str]] = {}
-        self.candidates = 0
-        self.live = Live(self.render(), console=console, refresh_per_second=8, transient=False)
-
-    def render(self) -> Table:
-        table = Table(title=f"bead {self.bead_id}", expand=False)
-        table.add_column("stage")
-        table.add_column("attempt", justify="right")
-        table.add_column("status")
-        table.add_column("last validation", overflow="fold", max_width=80)
-        for name, row in self.rows.items():
-            table.add_row(name, *row)
-        table.caption = f"candidate programs executed: {self.candidates}"
-        return table
-
-    def on_event(self, event: Mapping[str, Any]) -> None:
-        kind = event.get("event")
-        stage = str(event.get("stage", ""))
-        name = f"body part {int(event.get('part', 0)) + 1}" if stage == "body" else stage
-        attempt = str(event.get("attempt", ""))
-        if kind == "stage_started":
-            self.rows[name] = [attempt, "[yellow]running[/]", ""]
-        elif kind == "stage_validated":
-            self.rows[name] = [attempt, "[green]ok[/]", str(event.get("summary", ""))]
-        elif kind == "stage_failed":
-            self.rows[name] = [attempt, "[red]failed[/]", str(event.get("summary", ""))]
-        elif kind == "baseline":
-            mark = "[green]ok[/]" if event.get("ok") else "[red]failed[/]"
-            self.rows["preflight"] = ["", mark, str(event.get("summary", ""))]
-        elif kind == "candidates_executed":
-            self.candidates += 1
-        elif kind == "review_requested":
-            self.rows.setdefault(name, ["", "", ""])[1] = "[cyan]review[/]"
-        elif kind == "finished":
-            self.rows["result"] = ["", str(event.get("status")), str(event.get("message", ""))]
-        self.live.update(self.render())
-
-    def __enter__(self) -> ProgressView:
-        self.live.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.live.stop()
 
 
 def thread_index() -> Path:
@@ -131,21 +80,24 @@ class _Session:
         self.review = review
         self.after: list[str] = []
         """Tracker lines, printed under the table once it is closed."""
+        self.dry_run = False
 
     def on_event(self, event: Mapping[str, Any]) -> None:
         kind = event.get("event")
         if kind == "run_started":
             self.thread = str(event["thread"])
+            self.dry_run = bool(event.get("dry_run"))
             verb = "resuming" if event.get("resumed") else "bead"
             first = f"[bold]{event['bead']}[/] · thread [bold]{self.thread}[/]"
             self.console.print(
-                f"{verb} {first} · model {event['model']} · sandbox {event['sandbox']}"
+                f"{verb} {first} · model {event['model']} · sandbox {event['sandbox']}",
+                soft_wrap=True,  # paths are not cut; the terminal wraps them
             )
             if event.get("tracker"):
                 done = "".join(f"; {line}" for line in event.get("tracker_log") or ())
                 self.console.print(f"tracker: {event['tracker']}{done}")
             self.view = ProgressView(self.console, str(event["bead"]))
-            self.view.__enter__()
+            self.view.start()
             return
         if kind == "tracker":
             colour = "green" if event.get("ok") else "red"
@@ -157,25 +109,24 @@ class _Session:
     def reviewer(self) -> Callable[[Any], Any] | None:
         if not self.review:
             return None
-        terminal = TerminalReviewer(self.console)
 
         def ask(payload: Any) -> Any:
+            terminal = TerminalReviewer(self.console, dry_run=self.dry_run)
+            # the table once, as it stands, above the question; live again after the answer
             if self.view is not None:
-                self.view.live.stop()
-            try:
-                return terminal(payload)
-            finally:
-                if self.view is not None:
-                    self.view.live.start()
+                self.view.pause()
+            answer = terminal(payload)
+            if self.view is not None:
+                self.view.answered(payload, answer)
+                self.view.start()
+            return answer
 
         return ask
 
     def close(self) -> None:
         if self.view is not None:
-            self.view.__exit__(None, None, None)
+            self.view.close()
             self.view = None
-            if not self.console.is_terminal:
-                self.console.print()  # a non-terminal Live leaves its last line open
         for line in self.after:
             self.console.print(line)
         self.after = []
@@ -187,6 +138,8 @@ def _drive(console: Console, review: bool, call: Callable[[_Session], Any]) -> A
     try:
         return call(session)
     except (KeyboardInterrupt, EOFError):
+        if console.is_terminal:
+            console.print()  # the interrupted prompt's line is still open
         session.close()
         hint = (
             f"beadline bead resume {session.thread}" if session.thread else "beadline bead threads"
@@ -209,15 +162,23 @@ def _print_outcome(console: Console, outcome: Any) -> None:
     elif outcome.status == "passed" and outcome.dry_run:
         console.print(Syntax(outcome.diff or "(no change)", "diff"))
     elif outcome.status == "passed" and outcome.written:
+        console.print(Syntax(outcome.diff.rstrip("\n"), "diff", word_wrap=True))
         backup = f" (backup {outcome.backup})" if outcome.backup else ""
-        console.print(f"wrote {outcome.target}{backup}")
+        console.print(f"wrote {outcome.target}{backup}", soft_wrap=True)
+    elif outcome.status == "passed" and outcome.target is not None:
+        console.print(
+            f"{outcome.target} already holds this code; nothing was written", soft_wrap=True
+        )
     elif outcome.status == "passed" and outcome.target is None:
         console.print(Syntax(outcome.program, "python"))
     if outcome.tracker and not outcome.already_finished and not outcome.tracker_log:
         console.print(f"tracker: {outcome.tracker}")
     if outcome.report_md:
         took = f"; {outcome.seconds:.1f} s" if not outcome.already_finished else ""
-        console.print(f"report: {outcome.report_md} ({Path(outcome.report_json).name}){took}")
+        console.print(
+            f"report: {outcome.report_md} ({Path(outcome.report_json).name}){took}",
+            soft_wrap=True,
+        )
     if outcome.status != "passed":
         raise click.ClickException(outcome.message or f"bead ended {outcome.status}")
     console.print(f"[green]{outcome.message or 'passed'}[/]")

@@ -318,3 +318,32 @@ def test_without_bd_the_export_is_read_and_nothing_is_written_back(
     assert outcome.tracker == f"{export} (read-only: nothing is written back)"
     assert outcome.tracker_log == ()
     assert export.read_text() == before
+
+
+def test_a_resume_reports_what_the_thread_kept(tmp_path: Path, sample_repo: Path) -> None:
+    options = BeadRunOptions(
+        bead=SQUARE,
+        repo=str(sample_repo),
+        model=_model(tmp_path, **{"body[0]": "return n * n"}),
+        review=True,
+        thread="kept-1",
+    )
+    assert start_run(options).pending_review["stage"] == "signature"  # type: ignore[index]
+    events: list[dict[str, Any]] = []
+    outcome = resume_run("kept-1", repo=sample_repo, decision="approve", on_event=events.append)
+    assert outcome.pending_review is not None and outcome.pending_review["stage"] == "setup"
+    kinds = [e["event"] for e in events]
+    assert kinds[:2] == ["run_started", "restored"]
+    restored = events[1]
+    assert restored["waiting"] is True and restored["pending"]["stage"] == "signature"
+    assert [(h["stage"], h["ok"]) for h in restored["history"]] == [("signature", True)]
+    assert restored["baseline"]["ok"] is True and restored["bead"] == "square"
+    events.clear()
+    resume_run("kept-1", repo=sample_repo, decision="approve", on_event=events.append)
+    history = events[1]["history"]
+    assert [(h["stage"], bool(h.get("approved"))) for h in history] == [
+        ("signature", False),
+        ("signature", True),
+        ("setup", False),
+    ]
+    assert events[1]["pending"]["stage"] == "setup"
