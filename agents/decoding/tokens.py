@@ -79,12 +79,14 @@ def choose_token(
                 p_guided=_prob(logprob_of(dist, token)),
             ),
         )
-    plain_lp = plain.next_logprobs()
-    dist = plain_lp
     guided = signal is not None and gamma > 0
     if guided:
         assert signal is not None  # for mypy; guided implies it
-        dist = guide(plain_lp, signal.next_logprobs(), gamma)
+        # both contexts at once: one llama_decode locally, concurrent requests on a server
+        plain_lp, signal_lp = model.next_logprobs_batch([plain, signal])
+        dist = guide(plain_lp, signal_lp, gamma)
+    else:
+        plain_lp = dist = plain.next_logprobs()
     token = sample_token(dist, params, rng)
     lp_plain = logprob_of(plain_lp, token)
     top_plain = plain_lp.top(1)[0][0]
