@@ -221,7 +221,9 @@ def _mbpp_task(path: Path, number: int, row: dict[str, Any], guide_tests: GuideT
             f"{path}:{number}: cannot tell which function MBPP task {task_id}'s tests call"
         )
     cases = tuple(TestCase.from_assert(t) for t in tests)
-    visible, held_out = (cases, ()) if guide_tests == "all" else (cases[:1], cases)
+    challenge = tuple(TestCase.from_assert(str(t)) for t in row.get("challenge_test_list") or ())
+    # guided by the first assert: judged on all of test_list plus the challenge asserts
+    visible, held_out = (cases, ()) if guide_tests == "all" else (cases[:1], cases + challenge)
     return Task(
         task_id=f"mbpp/{task_id}",
         description=text.strip(),
