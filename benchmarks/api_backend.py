@@ -77,28 +77,24 @@ def free_port() -> int:
 
 
 @contextmanager
-def llama_cpp_server(python: Path, model: Path, log_dir: Path) -> Iterator[str]:
-    """One ``llama_cpp.server`` on a free port; yields its base URL once it answers."""
-    port = free_port()
-    cmd = [
-        str(python), "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-        "--port", str(port), "--n_ctx", "4096", "--n_threads", "1", "--n_threads_batch", "1",
-    ]  # fmt: skip
-    log = (log_dir / f"server-{port}.log").open("wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+def served(cmd: Sequence[str], name: str, log_path: Path, port: int) -> Iterator[str]:
+    """Run the OpenAI-compatible server ``cmd`` (listening on ``port``, output to ``log_path``);
+    yield its base URL once ``/models`` answers; stop it on exit."""
+    log = log_path.open("wb")
+    proc = subprocess.Popen(list(cmd), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 300
         while True:
             if proc.poll() is not None:
-                raise SystemExit(f"llama_cpp.server exited with {proc.returncode}: see {log.name}")
+                raise SystemExit(f"{name} exited with {proc.returncode}: see {log.name}")
             try:
                 if httpx.get(f"{url}/models", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise SystemExit("llama_cpp.server did not start within 300 s")
+                raise SystemExit(f"{name} did not start within 300 s")
             time.sleep(0.5)
         yield url
     finally:
@@ -109,6 +105,18 @@ def llama_cpp_server(python: Path, model: Path, log_dir: Path) -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+@contextmanager
+def llama_cpp_server(python: Path, model: Path, log_dir: Path) -> Iterator[str]:
+    """One ``llama_cpp.server`` on a free port; yields its base URL once it answers."""
+    port = free_port()
+    cmd = [
+        str(python), "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+        "--port", str(port), "--n_ctx", "4096", "--n_threads", "1", "--n_threads_batch", "1",
+    ]  # fmt: skip
+    with served(cmd, "llama_cpp.server", log_dir / f"server-{port}.log", port) as url:
+        yield url
 
 
 def flush(url: str) -> None:

@@ -24,15 +24,12 @@ from __future__ import annotations
 import argparse
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-
-import httpx
 
 from beadline.agents.decoding.generate import generate_guided
 from beadline.agents.models.base import Model
@@ -41,7 +38,7 @@ from beadline.agents.models.openai import OpenAIModel
 from beadline.agents.models.registry import resolve_model_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_backend import flush, free_port, llama_cpp_server
+from api_backend import flush, free_port, llama_cpp_server, served
 
 PROMPT = """You are an expert Python programmer. Write the function; the tests show what it must do.
 
@@ -70,27 +67,8 @@ def llama_server(binary: Path, model: Path, log_dir: Path) -> Iterator[str]:
     port = free_port()
     cmd = [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["-c", "8192", "-np", "2", "-t", "1", "-tb", "1"]
-    log = (log_dir / f"llama-server-{port}.log").open("wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"llama-server exited with {proc.returncode}: see {log.name}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("llama-server did not start within 300 s")
-            time.sleep(0.5)
+    with served(cmd, "llama-server", log_dir / f"llama-server-{port}.log", port) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def measure(model: Model, tokens: int) -> tuple[float, float]:
