@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -40,12 +40,14 @@ def local() -> Iterator[Executor]:
         executor.close()
 
 
-def writes(options: dict[str, float]) -> FunctionModel:
-    """A model writing ``def add_one(x):\\n    return x + N`` with N drawn from ``options``."""
+def completes(
+    head: str, options: dict[str, float], *, extra_pieces: Sequence[str] = ()
+) -> FunctionModel:
+    """A model writing ``head`` then one of ``options``, then ending the line and the program
+    (``extra_pieces``: vocabulary pieces besides the fake tokenizer's, see ``FunctionModel``)."""
 
     def brain(ctx: str) -> dict[str, float]:
         code = ctx.rsplit("[BEGIN]\n" if "[BEGIN]" in ctx else LEAD, 1)[-1]
-        head = "def add_one(x):\n    return x + "
         if head.startswith(code) and len(code) < len(head):
             return {head[len(code)]: 0.0}
         if code == head:
@@ -54,7 +56,12 @@ def writes(options: dict[str, float]) -> FunctionModel:
             return {"<eos>": 0.0}
         return {"\n": 0.0}
 
-    return FunctionModel(brain)
+    return FunctionModel(brain, extra_pieces=list(extra_pieces))
+
+
+def writes(options: dict[str, float]) -> FunctionModel:
+    """A model writing ``def add_one(x):\\n    return x + N`` with N drawn from ``options``."""
+    return completes("def add_one(x):\n    return x + ", options)
 
 
 def test_greedy_judges_visible_and_held_out(local: Executor) -> None:
@@ -327,19 +334,7 @@ RIGHT = "return x * 3"
 
 def triples(options: dict[str, float]) -> FunctionModel:
     """A model writing ``def triple(x):\n    BODY`` with BODY drawn from ``options``."""
-
-    def brain(ctx: str) -> dict[str, float]:
-        code = ctx.rsplit("[BEGIN]\n" if "[BEGIN]" in ctx else LEAD, 1)[-1]
-        head = "def triple(x):\n    "
-        if head.startswith(code) and len(code) < len(head):
-            return {head[len(code)]: 0.0}
-        if code == head:
-            return options
-        if code.endswith("\n"):
-            return {"<eos>": 0.0}
-        return {"\n": 0.0}
-
-    return FunctionModel(brain, extra_pieces=list(options))
+    return completes("def triple(x):\n    ", options, extra_pieces=list(options))
 
 
 def test_overfit_guard_refuses_a_program_that_looks_up_the_tests(local: Executor) -> None:
