@@ -7,17 +7,12 @@ are compared with the llama.cpp backend on the same file and prompts.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 
 from beadline.agents.decoding.generate import generate_guided
@@ -27,6 +22,7 @@ from beadline.agents.models.base import Model, NextTokenLogprobs, SamplingParams
 from beadline.agents.models.llama_cpp import LlamaCppModel
 from beadline.agents.models.openai import OpenAIModel
 from beadline.agents.models.registry import resolve_model_path
+from tests._servers import free_port, llama_cpp_server
 
 pytestmark = pytest.mark.timeout(180)
 server_test = pytest.mark.slow  # each request takes 0.3-4 s on a loaded 2-core machine
@@ -38,59 +34,12 @@ PAIRS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextmanager
 def _llama_cpp_server(log_dir: Path) -> Iterator[str]:
     """A ``python -m llama_cpp.server`` on SmolLM2 on a free port; yields its base URL."""
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(resolve_model_path("smollm2-135m")),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "1024",
-        "--n_threads",
-        "1",
-    ]
-    log_path = log_dir / f"server-{port}.log"
-    log = log_path.open("wb")  # a file, not a pipe: the server logs ~200 kB while loading
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                err = log_path.read_text(errors="replace")[-2000:]
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}: {err}")
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("llama_cpp.server did not start within 60 s")
-            time.sleep(0.2)
+    model = resolve_model_path("smollm2-135m")
+    with llama_cpp_server(model, log_dir / "server.log", n_ctx=1024) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +204,7 @@ def test_context_overflow_from_the_server(remote: OpenAIModel) -> None:
 
 
 def test_unreachable_server_is_a_clear_error() -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(BackendError, match="cannot reach"):
         OpenAIModel(base_url=url, max_retries=0, timeout=2)
     model = OpenAIModel("m", base_url=url, max_retries=0, timeout=2)
