@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,10 @@ class Recorder:
 
     def solve(self, task: Task, call: SolveCall) -> SolveResult:
         self.calls.append((task.task_id, call))
+        if call.method == "egcfg":
+            # a measurable wall time: results lines keep 4 decimals, and a wall-matched run
+            # needs the matched method's seconds to be > 0 (an instant fake rounds to 0.0)
+            time.sleep(0.002)
         ok = call.method == "egcfg" or task.task_id == "mbpp/11"
         run = RunResult(
             results=tuple(
