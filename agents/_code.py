@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
+
+from beadline.validators.executor import TestCase
 
 __all__ = [
     "body_indent",
@@ -14,6 +17,7 @@ __all__ = [
     "def_header_done",
     "function_complete",
     "function_end",
+    "with_main_call",
 ]
 
 
@@ -112,3 +116,44 @@ def body_indent(code: str, entry_point: str) -> str | None:
         if line.strip():
             return line[: len(line) - len(line.lstrip(" \t"))]
     return "    "
+
+
+def with_main_call(program: str, entry_point: str, tests: Sequence[TestCase]) -> str:
+    """``program`` with a call of ``entry_point`` under ``if __name__ == "__main__":`` when
+    the tests are stdin/stdout cases and nothing at the top level calls it yet.
+
+    The decoder writes one function and stops at its end; a stdin/stdout program runs as
+    ``__main__``, so without the call it would read nothing and print nothing.
+
+    Example:
+        >>> t = TestCase(kind="stdio", stdin="1\\n", expected_stdout="1\\n")
+        >>> print(with_main_call("def main():\\n    print(input())\\n", "main", [t]))
+        def main():
+            print(input())
+        <BLANKLINE>
+        <BLANKLINE>
+        if __name__ == "__main__":
+            main()
+        <BLANKLINE>
+    """
+    if not any(t.kind == "stdio" for t in tests) or not program.strip():
+        return program
+    try:
+        tree = ast.parse(program)
+    except SyntaxError:
+        return program
+    defined = any(
+        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == entry_point
+        for node in tree.body
+    )
+    called = any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == entry_point
+        for top in tree.body
+        if not isinstance(top, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        for node in ast.walk(top)
+    )
+    if not defined or called:
+        return program
+    return program.rstrip() + f'\n\n\nif __name__ == "__main__":\n    {entry_point}()\n'

@@ -153,6 +153,12 @@ class DecodeRecord(_Frozen):
         default="", description="function_end, eos, stop, early_stop, budget ..."
     )
     message: str = Field(default="", description="One line on what happened.")
+    overfit: tuple[dict[str, Any], ...] = Field(
+        default=(),
+        description="The overfit guard's findings on the final program (kind, line, test, "
+        "detail): it passed the visible tests by copying their expected values, so it is "
+        "not solved.",
+    )
     cost: dict[str, float] = Field(default_factory=dict, description="The run's Cost.")
 
     def to_json(self) -> dict[str, Any]:

@@ -142,7 +142,8 @@ def _summary(attempt: _Attempt) -> dict[str, Any]:
     Keys: ``attempt`` (its index), ``label``, ``seconds``, ``tokens_generated``,
     ``programs_executed``, ``status``, ``stop_reason``, ``tests_passed`` (the most visible
     tests any of its programs passed, the final one or a candidate; ``None``: nothing ran),
-    ``n_tests`` and ``candidate_passed`` (some candidate passed every visible test).
+    ``n_tests``, ``candidate_passed`` (some candidate passed every visible test) and
+    ``overfit`` (the guard's findings that refused its final program: kind, line, test).
     """
     d = attempt.decoded
     passed = [d.visible.n_passed] if d.visible is not None else []
@@ -164,6 +165,7 @@ def _summary(attempt: _Attempt) -> dict[str, Any]:
         "tests_passed": max(passed) if passed else None,
         "n_tests": len(d.visible.results) if d.visible is not None else None,
         "candidate_passed": candidate_passed,
+        "overfit": [f"{f.kind}: {f.reason}" for f in d.overfit],
     }
 
 
@@ -350,6 +352,8 @@ def _result(
     status = d.status
     if status == "no_function":
         pass
+    elif d.overfit:  # passes the visible tests by copying them: refused by the guard
+        status = "unsolved"
     elif visible is not None and visible.passed:
         status = "solved"
     elif status == "solved":  # passed in the decoder's run but not in the verdict run
@@ -360,6 +364,7 @@ def _result(
         "attempt": best.index,
         "attempts": len(attempts),
         "tried": [_summary(a) for a in sorted(attempts, key=lambda a: a.index)],
+        "guard_rejections": sum(bool(a.decoded.overfit) for a in attempts),
     }
     return SolveResult(
         task_id=task.task_id,

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from beadline.agents.errors import UserError
 
-__all__ = ["DecoderSettings", "PromptType", "Strategy", "merge_settings"]
+__all__ = ["DecoderSettings", "PromptType", "SignalStyle", "Strategy", "merge_settings"]
 
 PromptType = Literal["fewshot", "chat", "humaneval", "auto"]
 """``fewshot``: MBPP base-model prompt with solved examples; ``chat``: the model's own chat
@@ -29,6 +29,10 @@ as is; ``auto``: ``chat`` when the model has a chat template, else ``fewshot``."
 Strategy = Literal["cfg", "beam", "cfg+beam"]
 """``cfg``: the paper's guided token sampling; ``beam``: the execution-scored line beam;
 ``cfg+beam``: guided line sampling inside the scored beam."""
+
+SignalStyle = Literal["full", "compact"]
+"""``full``: per test the line trace and outcome; ``compact``: per test what it returned or
+raised, a failing test's folded line path and last values."""
 
 
 class DecoderSettings(BaseModel):
@@ -123,6 +127,31 @@ class DecoderSettings(BaseModel):
     )
     trace_chars: int = Field(
         default=400, ge=50, le=20_000, description="Characters of one trace shown in the signal."
+    )
+    signal_style: SignalStyle = Field(
+        default="full",
+        description="How the dynamic signal shows the candidates' runs: ``full`` (each test's "
+        "line trace, cut to fit) or ``compact`` (every candidate, one short line per test; "
+        "see beadline.agents.decoding.compact_signal).",
+    )
+
+    # --- speed levers (issue 14; each measured in benchmarks/guided_decoding.py --levers) -----
+    signal_after_code: bool = Field(
+        default=False,
+        description="Put the dynamic signal as comments after the given code (the stable "
+        "part of the prompt) rather than before the answer, so only the signal and the code "
+        "written are evaluated again when it changes.",
+    )
+    reuse_candidates: bool = Field(
+        default=True,
+        description="Keep the signal and skip the guidance step while the code written is "
+        "still a strict prefix of a candidate already executed (its remaining lines are the "
+        "next step's candidate).",
+    )
+    skip_plain_at_gamma_one: bool = Field(
+        default=True,
+        description="At γ=1 the guided token is drawn from P+S alone: the plain context is not "
+        "evaluated per token (it catches up in one batch when candidates are sampled).",
     )
 
     def label(self) -> str:

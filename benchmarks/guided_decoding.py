@@ -9,6 +9,23 @@ single-token evaluation in each session.
 
 Run ``python benchmarks/guided_decoding.py --quick`` (under a minute) or without ``--quick`` for
 longer, steadier numbers. Numbers are noisy on a shared CPU: the ratios are measured in one run.
+
+``--levers`` prints the cost table of the speed levers of issue 14 instead, each alone and the
+kept ones together, side by side with plain tokens in one run: a *replay* of a realistic
+guided decode (see ``_lever_replay.py`` beside this file): the real prompt of a HumanEval-style
+task (``--style mbpp`` for the chat prefill form), a program written line by line with its
+tokens forced, and at every line start a guidance step — ``s`` candidates sampled ``d`` lines
+ahead from the plain context (for their cost) and a dynamic signal rendered from scripted
+candidates really executed in the local sandbox. Forcing the tokens makes every variant pay for
+the same decode, and shows whether a lever changes outputs: the table gives how often the guided
+argmax and the guided log-prob of each forced token differ from today's. Levers: (a) the
+signal after the given code, (b) the compact signal, (c) keep the signal while the code is a
+prefix of an executed candidate, (d) γ=1 without the plain context's per-token evaluation,
+(a2) the given code without its docstring in the signal context,
+(e) ``n_threads_batch`` = all cores, (f) the entropy gate, (g) the signal context starting from a
+copy of the plain context's KV cache (``LlamaCppModel(share_prefix=True)``, now the default;
+main's behaviour is the first row), and ``batch`` (both contexts in one ``llama_decode``). ``--levers --quick`` (3 lines) takes about five CPU minutes, the full
+replay (10 lines, two alternating repeats) about half an hour.
 """
 
 from __future__ import annotations
@@ -142,16 +159,39 @@ def run_guided(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a run of under a minute")
+    ap.add_argument(
+        "--levers",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="LIST",
+        help="print the speed-lever table instead: all levers, or e.g. 'a,b,c,d'",
+    )
+    ap.add_argument(
+        "--kept",
+        action="append",
+        default=None,
+        help="levers combined in one row, e.g. 'b,c,d,g' (repeat for several; default b,c,d,g)",
+    )
+    ap.add_argument("--style", choices=("humaneval", "mbpp"), default="humaneval")
+    ap.add_argument("--lines", type=int, default=None, help="lines replayed (default: all)")
+    ap.add_argument("--gate", type=float, default=0.5, help="entropy gate threshold, nats")
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--tokens", type=int, default=None, help="tokens per run (default 200)")
     ap.add_argument("--signal-tokens", type=int, default=1000)
     ap.add_argument("--every", type=int, default=20, help="change the signal every N tokens")
-    ap.add_argument("--gamma", type=float, default=3.0)
+    ap.add_argument("--gamma", type=float, default=None, help="default 3 (--levers: 1)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--threads-batch", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=None, help="alternating repeats (default 2)")
     args = ap.parse_args()
+    if args.levers is not None:
+        from _lever_replay import run_lever_table
+
+        run_lever_table(args)
+        return
     n = args.tokens or (40 if args.quick else 200)
+    args.gamma = 3.0 if args.gamma is None else args.gamma
     repeats = args.repeats or (1 if args.quick else 2)
     model = LlamaCppModel(
         args.model, n_ctx=4096, n_threads=args.threads, n_threads_batch=args.threads_batch

@@ -1,4 +1,5 @@
-"""Test helpers for the servers some tests need: PostgreSQL and ``langgraph dev``.
+"""Test helpers for the servers some tests need: PostgreSQL, ``langgraph dev`` and
+``llama_cpp.server``.
 
 The fixtures built on these live in ``tests/conftest.py`` (``postgres_dsn``, ``langgraph_dev``);
 these helpers are importable as ``tests._servers`` (the repository root is on ``sys.path``,
@@ -208,3 +209,41 @@ def _stop_group(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=grace)
+
+
+@contextlib.contextmanager
+def llama_cpp_server(
+    model: str | Path, log_path: Path, *, n_ctx: int, timeout: float = 60.0
+) -> Iterator[str]:
+    """A ``python -m llama_cpp.server`` on ``model`` (one thread) on a free port; yields its
+    base URL once ``/models`` answers.
+
+    Output goes to ``log_path`` (a file, not a pipe: the server logs ~200 kB while loading).
+
+    Raises:
+        AssertionError: the server exited, or did not answer within ``timeout`` seconds
+            (the message holds the end of its log).
+    """
+    port = free_port()
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", "1"]
+    url = f"http://127.0.0.1:{port}/v1"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        up = wait_until(
+            lambda: process.poll() is not None or _http_ok(f"{url}/models"),
+            timeout=timeout,
+            interval=0.2,
+        )
+        tail = log_path.read_text(errors="replace")[-2000:]
+        assert process.poll() is None, f"llama_cpp.server exited with {process.returncode}: {tail}"
+        assert up, f"llama_cpp.server did not start within {timeout:.0f} s: {tail}"
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from beadline.agents._code import with_main_call
 from beadline.agents.settings import DecoderSettings
 from beadline.validators.executor import Executor, Limits, RunRequest, RunResult, TestCase
 
@@ -46,6 +47,8 @@ class ExecutionCache:
             Per program, in order: its result and whether it came from the cache.
         """
         tests_key = tuple(tests)
+        if entry_point is not None:  # a stdin/stdout program needs its entry point called
+            programs = [with_main_call(p, entry_point, tests_key) for p in programs]
         keys = [(p, tests_key, setup) for p in programs]
         todo: list[tuple[str, tuple[TestCase, ...], str]] = []
         for key in keys:

@@ -121,6 +121,10 @@ class _CfgRun:
         self.accepted_note = ""
         self.signal: Session | None = None
         """The signal context P+S, opened once there is a signal to put in it."""
+        self.shown_candidates: tuple[str, ...] = ()
+        """The executed candidates' code at the last guidance step."""
+        self.reused_steps = 0
+        """Guidance steps skipped because the code followed an executed candidate."""
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -178,6 +182,8 @@ class _CfgRun:
         # stop_after_blocks writes one body part at a time (the bead workflow): a whole
         # function is not that part, so it is only accepted without it
         accept = step.passing_index is not None and self.settings.stop_after_blocks is None
+        if step.overfit:
+            note = "overfit guard refused " + "; ".join(step.overfit)
         if accept and step.passing_index is not None:
             note = (
                 f"candidate {step.passing_index + 1} is a complete program that passes every "
@@ -189,13 +195,35 @@ class _CfgRun:
         if accept and step.passing_program is not None:
             self.accepted_note = note
             return step.passing_program, "accepted"
+        # candidates that agree on one program keep the agreement count going instead (early
+        # stop returns that program at once, which is cheaper than writing it out)
+        self.shown_candidates = step.continuations if step.agreed_program is None else ()
         if step.signal and step.signal != self.signal_text:
             self.signal_text = step.signal
-            self.signal_ids = self.model.tokenize(self.prompt.text(step.signal), add_bos=True)
+            text = self.prompt.text(step.signal, after_code=self.settings.signal_after_code)
+            self.signal_ids = self.model.tokenize(text, add_bos=True)
         needed = self.settings.early_stop_agreements
         if needed and self.agreements >= needed and self.agreed is not None:
             return self.agreed, "early_stop"
         return None
+
+    def _follows_candidate(self, code: str) -> bool:
+        """True while ``code`` is a strict prefix of a candidate the last step executed, with
+        code still to come (the ``reuse_candidates`` lever): sampling again would most likely
+        give that candidate's next lines, and its run is in the signal already."""
+        if not self.settings.reuse_candidates:
+            return False
+        return any(c.startswith(code) and c[len(code) :].strip() for c in self.shown_candidates)
+
+    def _keep_signal(self) -> None:
+        """Record a line start whose guidance step was skipped by ``reuse_candidates``."""
+        self.reused_steps += 1
+        self.pending = GuidedStepRecord(
+            candidates=(),
+            agreements=self.agreements,
+            note="the code is still a prefix of a candidate executed at the last step: "
+            "signal kept, nothing sampled",
+        )
 
     def _blocks_done(self, header_end: int) -> str | None:
         """The code to keep when ``stop_after_blocks`` statements are complete, else None."""
@@ -255,12 +283,15 @@ class _CfgRun:
             header = def_header_done(code, self.task.entry_point)
             if at_line_start and header is not None and self.guide_on:
                 if lines_since_def % s.k == 0 and not self._finished_body(code):
-                    ended = self._guide(plain)
-                    if ended is not None:
-                        final, stop_reason = ended
-                        note = self.accepted_note if stop_reason == "accepted" else ""
-                        return stop_reason, note, final
-                    self._sync_signal()
+                    if self._follows_candidate(code):
+                        self._keep_signal()
+                    else:
+                        ended = self._guide(plain)
+                        if ended is not None:
+                            final, stop_reason = ended
+                            note = self.accepted_note if stop_reason == "accepted" else ""
+                            return stop_reason, note, final
+                        self._sync_signal()
                 lines_since_def += 1
             at_line_start = False
             if len(self.gen_ids) >= s.max_new_tokens:
@@ -361,6 +392,7 @@ class _CfgRun:
                 gamma=self.settings.gamma,
                 params=self.params,
                 rng=self.rng,
+                skip_plain_at_one=self.settings.skip_plain_at_gamma_one,
             )
             if choice.token in self.model.eos_token_ids:
                 return [], True

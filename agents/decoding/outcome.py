@@ -11,9 +11,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from beadline.agents._code import def_header_done
+from beadline.agents._code import def_header_done, with_main_call
 from beadline.agents.decoding.cache import ExecutionCache
 from beadline.agents.models.base import Model
+from beadline.agents.overfit import OverfitFinding, find_overfit
 from beadline.agents.prompts.builder import Prompt
 from beadline.agents.record import DecodeRecord, LineRecord
 from beadline.agents.settings import DecoderSettings
@@ -42,6 +43,9 @@ class Decoded:
     passed every visible test), ``blocks``, ``budget``, ``no_function``."""
     visible: RunResult | None = None
     """The final program on the visible tests (when it was run)."""
+    overfit: tuple[OverfitFinding, ...] = ()
+    """The overfit guard's findings: the program passes the visible tests by copying their
+    expected values, so it is ``unsolved`` (the message says where)."""
 
 
 class Clock:
@@ -79,8 +83,17 @@ def finish(
 ) -> Decoded:
     """Judge the final program on the visible tests and assemble :class:`Decoded`."""
     program = program.rstrip() + "\n" if program.strip() else ""
+    program = with_main_call(program, task.entry_point, task.tests)  # a stdin/stdout program
     executed_before = cache.executed
     status, message, visible = _judge(task, executor, cache, program, stop_reason, message)
+    overfit: tuple[OverfitFinding, ...] = ()
+    if status == "solved":
+        overfit = find_overfit(program, entry_point=task.entry_point, tests=task.tests)
+        if overfit:
+            status = "unsolved"
+            message = f"overfit guard: {overfit[0].kind}, {overfit[0].reason}" + (
+                f" (+{len(overfit) - 1} more)" if len(overfit) > 1 else ""
+            )
     cost = Cost(
         tokens_evaluated=cost.tokens_evaluated,
         tokens_generated=cost.tokens_generated,
@@ -101,6 +114,9 @@ def finish(
         status=status,
         stop_reason=stop_reason,
         message=message,
+        overfit=tuple(
+            {"kind": f.kind, "line": f.line, "test": f.test, "detail": f.detail} for f in overfit
+        ),
         cost={
             "tokens_evaluated": cost.tokens_evaluated,
             "tokens_generated": cost.tokens_generated,
@@ -116,6 +132,7 @@ def finish(
         message=message,
         stop_reason=stop_reason,
         visible=visible,
+        overfit=overfit,
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from beadline.agents._code import _def_re, function_end
 from beadline.agents.decoding.cache import ExecutionCache, exec_limits
+from beadline.agents.decoding.compact_signal import render_compact_signal
 from beadline.agents.decoding.signal import (
     CandidateRun,
     describe_outcome,
@@ -22,6 +23,7 @@ from beadline.agents.decoding.signal import (
     trace_text,
 )
 from beadline.agents.models.base import Completion, Model, SamplingParams, Session
+from beadline.agents.overfit import find_overfit
 from beadline.agents.prompts.builder import Prompt
 from beadline.agents.record import CandidateRecord, TestRecord
 from beadline.agents.settings import DecoderSettings
@@ -59,10 +61,17 @@ class GuidanceStep:
     visible test (else ``None``): the decoder accepts it at once."""
     passing_index: int | None = None
     """Its index among the sampled candidates."""
+    overfit: tuple[str, ...] = ()
+    """Complete candidates that passed every visible test but were refused by the overfit
+    guard (:mod:`beadline.agents.overfit`): which one, the kind, line and test."""
     all_timed_out: bool
     """Every executed candidate timed out on every test."""
     tokens_generated: int
     """Tokens sampled for the candidates."""
+    continuations: tuple[str, ...] = ()
+    """Each executed candidate's code (the code so far and its continuation, cut at the
+    function's end): while the code written stays a strict prefix of one of them, its next
+    lines are what the next step would sample and run (the ``reuse_candidates`` lever)."""
 
 
 def _returns(result: RunResult) -> bool:
@@ -143,20 +152,31 @@ def guidance_step(
     # Candidates that pass more tests come first: a small model tends to follow the first
     # code it sees in the signal. The sort is stable, so ties keep the sampling order.
     ranked = sorted(distinct, key=lambda p: -results[p].n_passed)
-    signal = render_signal(
-        [CandidateRun(program=p, result=results[p]) for p in ranked],
-        entry_point=task.entry_point,
-        max_chars=settings.signal_max_chars,
-        trace_chars=settings.trace_chars,
-    )
-    passing_index = next(
-        (
-            i
-            for i, c in enumerate(candidates)
-            if c.complete and c.program is not None and results[c.program].passed
-        ),
-        None,
-    )
+    shown = [CandidateRun(program=p, result=results[p]) for p in ranked]
+    if settings.signal_style == "compact":
+        signal = render_compact_signal(shown, entry_point=task.entry_point)
+    else:
+        signal = render_signal(
+            shown,
+            entry_point=task.entry_point,
+            max_chars=settings.signal_max_chars,
+            trace_chars=settings.trace_chars,
+        )
+    passing = [
+        i
+        for i, c in enumerate(candidates)
+        if c.complete and c.program is not None and results[c.program].passed
+    ]
+    # The overfit guard: a candidate that passes by copying the tests' expected values is
+    # not accepted; the decode goes on (its findings are kept for the step's note).
+    guarded: list[str] = []
+    passing_index = None
+    for i in passing:
+        findings = find_overfit(candidates[i].full, entry_point=task.entry_point, tests=task.tests)
+        if not findings:
+            passing_index = i
+            break
+        guarded.append(f"candidate {i + 1}: {findings[0].kind}, {findings[0].reason}")
     executed = [results[p] for p in distinct]
     return GuidanceStep(
         records=_records(candidates, by_program, settings.trace_chars),
@@ -164,9 +184,11 @@ def guidance_step(
         agreed_program=_agreed(candidates, results),
         passing_program=None if passing_index is None else candidates[passing_index].full,
         passing_index=passing_index,
+        overfit=tuple(guarded),
         all_timed_out=bool(executed)
         and all(r.results and all(t.status == "timeout" for t in r.results) for r in executed),
         tokens_generated=sum(len(c.tokens) for c in completions),
+        continuations=tuple(dict.fromkeys(c.full for c in candidates if c.program is not None)),
     )
 
 

@@ -52,15 +52,41 @@ def choose_token(
     gamma: float,
     params: SamplingParams,
     rng: np.random.Generator,
+    skip_plain_at_one: bool = False,
 ) -> TokenChoice:
     """Draw the next token from the guided distribution (plain alone when ``signal`` is
-    ``None`` or γ=0)."""
-    plain_lp = plain.next_logprobs()
-    dist = plain_lp
+    ``None`` or γ=0).
+
+    With ``skip_plain_at_one`` and γ=1 on a model with full distributions, the token comes
+    from P+S alone: ``log p + 1·(log p_s − log p)`` is ``log p_s``, so evaluating P adds
+    nothing but cost. ``plain`` is then left with unevaluated tokens (it catches up in one
+    batch when next asked), and the record has no plain probability.
+    """
+    if (
+        skip_plain_at_one
+        and signal is not None
+        and gamma == 1.0
+        and model.capabilities.full_vocabulary
+    ):
+        dist = signal.next_logprobs()
+        token = sample_token(dist, params, rng)
+        return TokenChoice(
+            token=token,
+            logp_plain=None,
+            record=TokenRecord(
+                text=model.detokenize([token]),
+                id=token,
+                p_guided=_prob(logprob_of(dist, token)),
+            ),
+        )
     guided = signal is not None and gamma > 0
     if guided:
         assert signal is not None  # for mypy; guided implies it
-        dist = guide(plain_lp, signal.next_logprobs(), gamma)
+        # both contexts at once: one llama_decode locally, concurrent requests on a server
+        plain_lp, signal_lp = model.next_logprobs_batch([plain, signal])
+        dist = guide(plain_lp, signal_lp, gamma)
+    else:
+        plain_lp = dist = plain.next_logprobs()
     token = sample_token(dist, params, rng)
     lp_plain = logprob_of(plain_lp, token)
     top_plain = plain_lp.top(1)[0][0]

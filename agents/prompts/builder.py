@@ -83,13 +83,27 @@ class Prompt:
     comment_signal: bool = False
     """Write the signal as ``#`` comments (when the whole prompt is code)."""
 
-    def text(self, signal: str | None = None) -> str:
-        """The full context text up to the generated code, with ``signal`` inserted if given."""
-        block = ""
-        if signal:
-            block = signal if signal.endswith("\n") else signal + "\n"
-            if self.comment_signal:
-                block = "".join(f"# {line}".rstrip() + "\n" for line in block.splitlines())
+    def text(self, signal: str | None = None, *, after_code: bool = False) -> str:
+        """The full context text up to the generated code, with ``signal`` inserted if given.
+
+        Args:
+            signal: the dynamic signal (``None``/empty: the plain context).
+            after_code: put the signal as ``#`` comments after the last complete line of
+                ``program_prefix`` (at the indent of the line being written) instead of after
+                ``head``: all of the prompt before it stays the plain context's, so a KV cache
+                shared with it keeps everything but the signal and the code.
+        """
+        if not signal:
+            return self.head + self.tail + self.answer_lead + self.program_prefix
+        block = signal if signal.endswith("\n") else signal + "\n"
+        if after_code:
+            cut = self.program_prefix.rfind("\n") + 1
+            before, last = self.program_prefix[:cut], self.program_prefix[cut:]
+            indent = last if last and not last.strip() else ""
+            comments = "".join(f"{indent}# {line}".rstrip() + "\n" for line in block.splitlines())
+            return self.head + self.tail + self.answer_lead + before + comments + last
+        if self.comment_signal:
+            block = "".join(f"# {line}".rstrip() + "\n" for line in block.splitlines())
         return self.head + block + self.tail + self.answer_lead + self.program_prefix
 
 

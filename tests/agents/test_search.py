@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -40,12 +40,14 @@ def local() -> Iterator[Executor]:
         executor.close()
 
 
-def writes(options: dict[str, float]) -> FunctionModel:
-    """A model writing ``def add_one(x):\\n    return x + N`` with N drawn from ``options``."""
+def completes(
+    head: str, options: dict[str, float], *, extra_pieces: Sequence[str] = ()
+) -> FunctionModel:
+    """A model writing ``head`` then one of ``options``, then ending the line and the program
+    (``extra_pieces``: vocabulary pieces besides the fake tokenizer's, see ``FunctionModel``)."""
 
     def brain(ctx: str) -> dict[str, float]:
         code = ctx.rsplit("[BEGIN]\n" if "[BEGIN]" in ctx else LEAD, 1)[-1]
-        head = "def add_one(x):\n    return x + "
         if head.startswith(code) and len(code) < len(head):
             return {head[len(code)]: 0.0}
         if code == head:
@@ -54,7 +56,12 @@ def writes(options: dict[str, float]) -> FunctionModel:
             return {"<eos>": 0.0}
         return {"\n": 0.0}
 
-    return FunctionModel(brain)
+    return FunctionModel(brain, extra_pieces=list(extra_pieces))
+
+
+def writes(options: dict[str, float]) -> FunctionModel:
+    """A model writing ``def add_one(x):\\n    return x + N`` with N drawn from ``options``."""
+    return completes("def add_one(x):\n    return x + ", options)
 
 
 def test_greedy_judges_visible_and_held_out(local: Executor) -> None:
@@ -308,3 +315,49 @@ def test_egcfg_across_worker_processes() -> None:
     assert result.status in ("no_function", "unsolved", "budget")
     assert 1 <= result.config["attempts"] <= 2
     assert result.cost.tokens_generated > 0
+
+
+TRIPLE = Task(
+    task_id="t",
+    description="Triple x.",
+    entry_point="triple",
+    tests=(
+        TestCase.from_assert("assert triple(137) == 411"),
+        TestCase.from_assert("assert triple(20) == 60"),
+    ),
+    held_out_tests=(TestCase.from_assert("assert triple(5) == 15"),),
+)
+LOOKUP = "if x == 137:\n        return 411\n    return 60"
+"""An overfit body: it branches on a test's input and returns the expected outputs."""
+RIGHT = "return x * 3"
+
+
+def triples(options: dict[str, float]) -> FunctionModel:
+    """A model writing ``def triple(x):\n    BODY`` with BODY drawn from ``options``."""
+    return completes("def triple(x):\n    ", options, extra_pieces=list(options))
+
+
+def test_overfit_guard_refuses_a_program_that_looks_up_the_tests(local: Executor) -> None:
+    result = solve(TRIPLE, triples({LOOKUP: 0.0}), local, method="greedy")
+    assert result.visible is not None and result.visible.passed  # it does pass the visible tests
+    assert result.status == "unsolved"
+    assert result.message.startswith("overfit guard: branch_on_input, line 2: ")
+    assert "assert triple(137) == 411" in result.message
+    assert result.config["guard_rejections"] == 1
+    (tried,) = result.config["tried"]
+    assert tried["overfit"] and "line 2" in tried["overfit"][0]
+    assert result.held_out is not None and not result.held_out.passed
+
+
+@pytest.mark.parametrize("method", ["sample-filter", "egcfg"])
+def test_overfit_guard_keeps_the_search_going(local: Executor, method: str) -> None:
+    model = triples({LOOKUP: 0.0, RIGHT: -0.7})
+    result = solve(TRIPLE, model, local, method=method, max_samples=40)
+    assert result.status == "solved"
+    assert RIGHT in result.program
+    assert result.held_out is not None and result.held_out.passed
+
+
+def test_overfit_guard_leaves_a_correct_program_solved(local: Executor) -> None:
+    result = solve(TRIPLE, triples({RIGHT: 0.0}), local, method="greedy")
+    assert result.status == "solved" and result.config["guard_rejections"] == 0

@@ -126,3 +126,22 @@ def test_what_nobody_may_remove_is_reported_not_raised(tmp_path: Path) -> None:
     finally:
         _immutable(stuck, False)
     assert remove_tree(str(root))
+
+
+def test_an_empty_directory_is_removed_without_a_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The common case (a run left nothing in its scratch directory) is one rmdir."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    opened: list[object] = []
+    real_open = os.open
+
+    def counting_open(*args: object, **kwargs: object) -> int:
+        opened.append(args[0])
+        return real_open(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", counting_open)
+    assert remove_tree(str(empty))
+    assert not empty.exists()
+    assert opened == []  # no directory was opened: the fast path removed it

@@ -77,3 +77,11 @@ def test_docker_with_a_missing_image_says_how_to_build_it() -> None:
 def test_bad_docker_option_is_a_user_error() -> None:
     with pytest.raises(UserError, match="bad option for the docker sandbox"):
         factory.make_executor("docker", no_such_option=1)
+
+
+def test_the_sandbox_package_re_exports_make_executor() -> None:
+    import beadline.validators.sandbox as sandbox
+
+    assert sandbox.make_executor is factory.make_executor
+    assert "make_executor" in sandbox.__all__
+    assert "_worker.py" not in (sandbox.__doc__ or "")

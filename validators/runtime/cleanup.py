@@ -102,6 +102,16 @@ def remove_tree(path: str, *, keep_root: bool = False, deadline_s: float | None 
         except OSError:
             return False
         return True
+    if not keep_root:
+        # Most runs leave their scratch directory empty: one rmdir, no walk.
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            pass  # not empty (or not ours to remove): walk it
+        else:
+            return True
     try:
         _walk_and_remove(path, stop_at)
     except (OSError, TimeoutError):

@@ -152,6 +152,16 @@ def _syntax_result(exc: SyntaxError, what: str) -> dict[str, Any]:
     }
 
 
+def _compile_failure(exc: BaseException, what: str) -> dict[str, Any]:
+    """The ready ``error`` result when ``what`` does not compile (the exception's text, capped;
+    a program's or test's ``SyntaxError`` gets :func:`_syntax_result`, with its line)."""
+    return {
+        "status": "error",
+        "exc_type": type(exc).__name__,
+        "message": f"{what} does not compile: {exc_text(type(exc), exc, 200)}",
+    }
+
+
 def _expression(node: ast.expr) -> CodeType:
     return compile(ast.Expression(node), TEST_FILE, "eval", dont_inherit=True, optimize=0)
 
@@ -175,11 +185,7 @@ def _prepare_case(raw: Mapping[str, Any]) -> PreparedCase:
         try:
             case.left = compile(source, TEST_FILE, "eval", dont_inherit=True, optimize=0)
         except (SyntaxError, ValueError) as exc:
-            case.error = {
-                "status": "error",
-                "exc_type": type(exc).__name__,
-                "message": f"the test does not compile: {exc_text(type(exc), exc, 200)}",
-            }
+            case.error = _compile_failure(exc, "the test")
         return case
     if kind not in ("assert", "check"):
         case.error = {"status": "error", "exc_type": None, "message": f"unknown test kind {kind!r}"}
@@ -226,11 +232,7 @@ def _prepare_case(raw: Mapping[str, Any]) -> PreparedCase:
     except SyntaxError as exc:
         case.error = _syntax_result(exc, "the test")
     except (ValueError, TypeError, RecursionError, MemoryError) as exc:
-        case.error = {
-            "status": "error",
-            "exc_type": type(exc).__name__,
-            "message": f"the test does not compile: {exc_text(type(exc), exc, 200)}",
-        }
+        case.error = _compile_failure(exc, "the test")
     return case
 
 
@@ -260,21 +262,13 @@ def prepare(request: Mapping[str, Any], *, site: Sequence[str] = ()) -> Prepared
     except SyntaxError as exc:
         prepared.error = _syntax_result(exc, "the program")
     except (ValueError, TypeError, RecursionError, MemoryError) as exc:
-        prepared.error = {
-            "status": "error",
-            "exc_type": type(exc).__name__,
-            "message": f"the program does not compile: {exc_text(type(exc), exc, 200)}",
-        }
+        prepared.error = _compile_failure(exc, "the program")
     setup = str(request.get("setup", "") or "")
     if setup.strip() and prepared.error is None:
         try:
             prepared.setup = compile(setup, SETUP_FILE, "exec", dont_inherit=True, optimize=0)
         except (SyntaxError, ValueError) as exc:
-            prepared.error = {
-                "status": "error",
-                "exc_type": type(exc).__name__,
-                "message": f"the setup code does not compile: {exc_text(type(exc), exc, 200)}",
-            }
+            prepared.error = _compile_failure(exc, "the setup code")
     return prepared
 
 

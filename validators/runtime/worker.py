@@ -288,6 +288,8 @@ class Worker:
         self.base_dir = ""
         self.devnull = -1
         self.cgroups = isolation.Cgroups()
+        self.cgroup_holds_children = False
+        """The worker is in its cgroup, so every child is born there (and cannot leave)."""
         self.drop: tuple[int, int] | None = None
         self.nproc: int | None = options.nproc
         self.has_pidfd = hasattr(os, "pidfd_open")
@@ -353,6 +355,7 @@ class Worker:
         if self.cgroups.active:
             self.oom_seen = self.cgroups.oom_events()
             self.cgroups.join()
+            self.cgroup_holds_children = os.getpid() in self.cgroups.members()
             isolation.set_oom_score(-500)  # the kernel should kill a child, not the worker
 
     def _report(
@@ -472,8 +475,12 @@ class Worker:
 
     def _kill_leftovers(self) -> None:
         """Kill every process a run left (cgroup members, adopted orphans) but the signer."""
-        if self.cgroups.active:
-            self.cgroups.kill_all()
+        if self.cgroups.active and self.cgroups.kill_all() == 0 and self.cgroup_holds_children:
+            # Every process a run starts is born in the worker's cgroup and cannot leave it:
+            # an empty cgroup means nothing is left to kill, only zombies to collect (this
+            # skips the /proc walk of kill_adopted on the common path).
+            isolation.reap_zombies()
+            return
         keep = frozenset({self.signer.pid}) if self.signer is not None else frozenset()
         isolation.kill_adopted(keep)
 

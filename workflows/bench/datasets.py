@@ -47,7 +47,7 @@ __all__ = [
     "select_tasks",
 ]
 
-DatasetName = Literal["mbpp", "humaneval"]
+DatasetName = Literal["mbpp", "humaneval", "jsonl"]
 """The datasets :func:`load_tasks` knows."""
 
 GuideTests = Literal["all", "first"]
@@ -221,7 +221,9 @@ def _mbpp_task(path: Path, number: int, row: dict[str, Any], guide_tests: GuideT
             f"{path}:{number}: cannot tell which function MBPP task {task_id}'s tests call"
         )
     cases = tuple(TestCase.from_assert(t) for t in tests)
-    visible, held_out = (cases, ()) if guide_tests == "all" else (cases[:1], cases)
+    challenge = tuple(TestCase.from_assert(str(t)) for t in row.get("challenge_test_list") or ())
+    # guided by the first assert: judged on all of test_list plus the challenge asserts
+    visible, held_out = (cases, ()) if guide_tests == "all" else (cases[:1], cases + challenge)
     return Task(
         task_id=f"mbpp/{task_id}",
         description=text.strip(),
@@ -614,7 +616,9 @@ def load_tasks(
     """Load a benchmark's tasks and select a subset (``ids``, then ``seed`` shuffle, ``limit``).
 
     Args:
-        dataset: ``mbpp`` or ``humaneval``.
+        dataset: ``mbpp``, ``humaneval`` or ``jsonl`` (your own tasks, ``path`` required; see
+            :mod:`beadline.workflows.bench.jsonl_tasks`; ``guide_tests`` does not apply: the
+            file says which tests are visible and which held out).
         path: the data file (default: see :func:`load_mbpp` / :func:`load_humaneval`).
         split: MBPP split (ignored for HumanEval).
         ids: task ids (MBPP ``task_id``; HumanEval ``n`` of ``HumanEval/n``).
@@ -629,6 +633,14 @@ def load_tasks(
         tasks = load_mbpp(path, split=split, ids=ids, guide_tests=guide_tests)
     elif dataset == "humaneval":
         tasks = load_humaneval(path, ids=ids, guide_tests=guide_tests)
+    elif dataset == "jsonl":
+        from beadline.workflows.bench.jsonl_tasks import load_jsonl_tasks
+
+        if path is None:
+            raise UserError(
+                "--dataset jsonl needs --data FILE (one task per line, the solve task format)"
+            )
+        tasks = load_jsonl_tasks(path, ids=ids)
     else:
         raise UserError(
             f"unknown dataset {dataset!r}; choose one of {', '.join(get_args(DatasetName))}"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from beadline.workflows.bench.runner import METHODS, read_results
+from beadline.workflows.bench.runner import METHODS, base_method, read_results
 from beadline.workflows.errors import UserError
 
 __all__ = [
@@ -74,6 +74,25 @@ class GroupStats:
     """Median tokens evaluated per task."""
     statuses: Mapping[str, int]
     """How runs ended (``solved``, ``unsolved``, ``error`` …) → count."""
+    overfit: int = 0
+    """Tasks whose final program passed the visible tests but not the held-out ones (the
+    overfit count: visible passes minus held-out passes, task by task)."""
+    guard_rejections: int = 0
+    """Programs the overfit guard refused (they passed the visible tests by copying them)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Paired:
+    """EG-CFG against another method, task by task, on the held-out verdict."""
+
+    method: str
+    """The other method (a sample-filter variant)."""
+    wins: int
+    """Tasks egcfg passes and the other does not."""
+    losses: int
+    """Tasks the other passes and egcfg does not."""
+    ties: int
+    """Tasks both pass or both fail."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,6 +111,8 @@ class SettingTable:
     """One row per method, in :data:`~beadline.workflows.bench.runner.METHODS` order."""
     models: tuple[str, ...]
     """Models named in the lines."""
+    paired: tuple[Paired, ...] = ()
+    """egcfg's per-task wins/losses against each sample-filter variant."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,7 +140,8 @@ def _median(values: Sequence[float]) -> float:
 
 
 def _method_order(name: str) -> tuple[int, str]:
-    return (METHODS.index(name) if name in METHODS else len(METHODS), name)
+    base = base_method(name)
+    return (METHODS.index(base) if base in METHODS else len(METHODS), name)
 
 
 def _task_order(task_id: str) -> tuple[str, int, str]:
@@ -156,7 +178,29 @@ def _stats(method: str, lines: Sequence[Mapping[str, Any]], baseline: float | No
             [float(x.get("cost", {}).get("tokens_evaluated", 0)) for x in lines]
         ),
         statuses=dict(sorted(statuses.items())),
+        overfit=sum(_visible_ok(x) and not x.get("passed") for x in lines),
+        guard_rejections=sum(int(x.get("guard_rejections") or 0) for x in lines),
     )
+
+
+def _paired(
+    by_method: Mapping[str, Mapping[str, Mapping[str, Any]]], tasks: Sequence[str]
+) -> tuple[Paired, ...]:
+    """egcfg against every sample-filter variant on ``tasks`` (none without an egcfg run)."""
+    if "egcfg" not in by_method:
+        return ()
+    ours = by_method["egcfg"]
+    out = []
+    for method in sorted(by_method, key=_method_order):
+        if base_method(method) != "sample-filter":
+            continue
+        theirs = by_method[method]
+        a = [bool(ours[t].get("passed")) for t in tasks]
+        b = [bool(theirs[t].get("passed")) for t in tasks]
+        wins = sum(x and not y for x, y in zip(a, b, strict=True))
+        losses = sum(y and not x for x, y in zip(a, b, strict=True))
+        out.append(Paired(method=method, wins=wins, losses=losses, ties=len(a) - wins - losses))
+    return tuple(out)
 
 
 def summarize(lines: Iterable[Mapping[str, Any]]) -> list[SettingTable]:
@@ -193,6 +237,7 @@ def summarize(lines: Iterable[Mapping[str, Any]]) -> list[SettingTable]:
                 left_out=tuple(sorted(every - common, key=_task_order)),
                 rows=rows,
                 models=tuple(sorted(models.get((dataset, guide), set()))),
+                paired=_paired(by_method, ordered),
             )
         )
     return tables
@@ -251,19 +296,33 @@ def render_markdown(tables: Sequence[SettingTable], charts: Mapping[str, str] | 
             out.append("| " + " | ".join(cells) + " |")
         out += [
             "",
-            "| guide-tests | method | tasks | pass@1 | visible | RSR | median s/task "
-            "| median tokens generated | median tokens evaluated | statuses |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| guide-tests | method | tasks | pass@1 | visible | overfit | guard rejections "
+            "| RSR | median s/task | median tokens generated | median tokens evaluated "
+            "| statuses |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for t in mine:
             for r in t.rows:
                 statuses = ", ".join(f"{k} {v}" for k, v in r.statuses.items())
                 out.append(
                     f"| {t.guide_tests} | {r.method} | {r.n} | {r.pass_at_1:.1f} "
-                    f"| {r.visible_pct:.1f} | {'—' if r.method == BASELINE else _pct(r.rsr)} "
+                    f"| {r.visible_pct:.1f} ({r.visible_passed}) | {r.overfit} "
+                    f"| {r.guard_rejections} "
+                    f"| {'—' if r.method == BASELINE else _pct(r.rsr)} "
                     f"| {r.median_seconds:.1f} | {r.median_tokens_generated:.0f} "
                     f"| {r.median_tokens_evaluated:.0f} | {statuses} |"
                 )
+        pairs = [(t, p) for t in mine for p in t.paired]
+        if pairs:
+            out += [
+                "",
+                "egcfg against sample-filter, task by task (held-out verdict):",
+                "",
+                "| guide-tests | against | egcfg wins | egcfg losses | ties |",
+                "|---|---|---|---|---|",
+            ]
+            for t, p in pairs:
+                out.append(f"| {t.guide_tests} | {p.method} | {p.wins} | {p.losses} | {p.ties} |")
         if charts and dataset in charts:
             out += ["", f"![pass@1 on {dataset}]({charts[dataset]})"]
     if not tables:

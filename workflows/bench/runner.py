@@ -60,8 +60,25 @@ RESULTS_SCHEMA = 1
 METHODS = ("greedy", "sample-filter", "cfg", "beam", "cfg+beam", "egcfg")
 """Method names the decoder's ``solve`` knows."""
 
-BudgetMetric = Literal["tokens_generated", "tokens_evaluated"]
-"""Which :class:`~beadline.agents.task.Cost` field a matched budget is counted in."""
+BudgetMetric = Literal["tokens_generated", "tokens_evaluated", "wall_s"]
+"""What a matched budget is counted in: a :class:`~beadline.agents.task.Cost` token field, or
+``wall_s``, the wall seconds the matched method spent on the task (a time budget)."""
+
+METRIC_LABELS: dict[str, str] = {
+    "tokens_generated": "tokens",
+    "tokens_evaluated": "evaluated",
+    "wall_s": "wall",
+}
+"""The suffix of a method run once per budget metric: ``sample-filter@wall``."""
+
+_UNCAPPED_SAMPLES = 10_000
+"""sample-filter's sample cap under a matched wall-time budget: the time decides."""
+
+
+def base_method(name: str) -> str:
+    """The solver's method of a benchmark method name (``sample-filter@wall`` →
+    ``sample-filter``)."""
+    return name.split("@", 1)[0]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,7 +86,8 @@ class MethodSpec:
     """One method of a benchmark run and its configuration."""
 
     name: str
-    """A name from :data:`METHODS`."""
+    """A name from :data:`METHODS`, optionally with a variant label after ``@``
+    (``sample-filter@wall``: one run per matched metric, side by side in one results file)."""
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Decoder-settings overrides (``DecoderSettings`` field → value); empty = defaults."""
     grid: tuple[Mapping[str, Any], ...] | None = None
@@ -88,14 +106,14 @@ class MethodSpec:
     def __post_init__(self) -> None:
         if self.grid_rounds < 1:
             raise UserError(f"method {self.name}: grid_rounds must be ≥ 1, got {self.grid_rounds}")
-        if self.name not in METHODS:
+        if base_method(self.name) not in METHODS:
             raise UserError(f"unknown method {self.name!r}; choose from {', '.join(METHODS)}")
         if self.token_budget is not None and self.token_budget < 1:
             raise UserError(
                 f"method {self.name}: token_budget must be ≥ 1, got {self.token_budget}"
             )
         if self.match_budget is not None and (
-            self.match_budget not in METHODS or self.match_budget == self.name
+            base_method(self.match_budget) not in METHODS or self.match_budget == self.name
         ):
             raise UserError(
                 f"method {self.name}: match_budget must name another method, "
@@ -135,6 +153,8 @@ class SolveCall:
     """Wall-clock seconds per task."""
     grid_rounds: int = 1
     """Passes over the grid (``egcfg``)."""
+    max_samples: int = 10
+    """``sample-filter``'s sample cap when no token budget is given."""
 
 
 Solver = Callable[[Task, SolveCall], SolveResult]
@@ -166,6 +186,7 @@ def make_solver(model: Model, executor: Executor) -> Solver:
             grid_rounds=call.grid_rounds,
             token_budget=call.token_budget,
             time_budget_s=call.time_budget_s,
+            max_samples=call.max_samples,
         )
 
     return _solve
@@ -252,6 +273,7 @@ def _line(
         "n_held_out_tests": len(task.held_out_tests),
         "program": result.program,
         "config": {**spec.config(), "solved_by": result.config},
+        "guard_rejections": int(result.config.get("guard_rejections", 0)),
         "token_budget": token_budget,
         "cost": _cost_json(result.cost),
         "wall_s": round(wall_s, 4),
@@ -407,22 +429,37 @@ def _budget(
     guide_tests: str,
     own: Mapping[str, dict[str, Any]],
     reference: Mapping[str, dict[str, Any]],
-) -> tuple[int | None, str | None]:
-    """(token budget, error message) for one run."""
+) -> tuple[int | None, float | None, str | None]:
+    """(token budget, wall-seconds budget, error message) for one run.
+
+    A ``wall_s`` match gives the task the wall seconds the matched method's run took (its
+    result line's ``wall_s``), capped by the method's own ``time_budget_s``; tokens are then
+    unlimited unless a fixed token budget is given.
+    """
     if spec.match_budget is None:
-        return spec.token_budget, None
+        return spec.token_budget, spec.time_budget_s, None
     key = result_key(task.task_id, spec.match_budget, guide_tests)
     line = own.get(key) or reference.get(key)
     if line is not None and line.get("status") != "error":
-        value = line.get("cost", {}).get(spec.budget_metric)
-        if isinstance(value, int) and value > 0:
-            return value, None
+        if spec.budget_metric == "wall_s":
+            seconds = line.get("wall_s")
+            if isinstance(seconds, int | float) and seconds > 0:
+                cap = spec.time_budget_s
+                return spec.token_budget, float(seconds if cap is None else min(seconds, cap)), None
+        else:
+            value = line.get("cost", {}).get(spec.budget_metric)
+            if isinstance(value, int) and value > 0:
+                return value, spec.time_budget_s, None
     if spec.token_budget is not None:
-        return spec.token_budget, None
-    return None, (
-        f"no finished {spec.match_budget} result for {task.task_id} (guide-tests {guide_tests}) "
-        f"to match its {spec.budget_metric}: run {spec.match_budget} first (same --out or "
-        "--match-from), or give a fixed --token-budget"
+        return spec.token_budget, spec.time_budget_s, None
+    return (
+        None,
+        None,
+        (
+            f"no finished {spec.match_budget} result for {task.task_id} (guide-tests {guide_tests}) "
+            f"to match its {spec.budget_metric}: run {spec.match_budget} first (same --out or "
+            "--match-from), or give a fixed --token-budget"
+        ),
     )
 
 
@@ -541,10 +578,12 @@ def run_bench(
             done += 1
             report(previous)
             continue
-        budget, budget_error = _budget(spec, task, guide, latest, plan.reference)
-        result, wall = _run_one(task, spec, solver, budget, budget_error, clock)
+        budget, seconds, budget_error = _budget(spec, task, guide, latest, plan.reference)
+        result, wall = _run_one(task, spec, solver, (budget, seconds), budget_error, clock)
+        # the wall budget the run had (matched or fixed), beside token_budget
+        run_info = {**info, "time_budget_s": seconds}
         line = _write_line(
-            results, records, (task, guide, spec), result, wall, info=info, budget=budget
+            results, records, (task, guide, spec), result, wall, info=run_info, budget=budget
         )
         latest[key] = line
         ran += 1
@@ -608,11 +647,12 @@ def _run_one(
     task: Task,
     spec: MethodSpec,
     solver: Solver,
-    budget: int | None,
+    budgets: tuple[int | None, float | None],
     budget_error: str | None,
     clock: Callable[[], float],
 ) -> tuple[SolveResult, float]:
-    """Solve one task with one method under ``budget``; returns the result and its wall time.
+    """Solve one task with one method under ``budgets`` (tokens, wall seconds); returns the
+    result and its wall time.
 
     A missing matched budget, or any exception of the solver, becomes an ``error`` result: the
     benchmark records it and goes on.
@@ -621,13 +661,16 @@ def _run_one(
     if budget_error is not None:
         result = _error_result(task, spec.name, budget_error, 0.0)
     else:
+        tokens, seconds = budgets
+        wall_matched = spec.match_budget is not None and spec.budget_metric == "wall_s"
         call = SolveCall(
-            method=spec.name,
+            method=base_method(spec.name),
             settings=spec.settings,
             grid=spec.grid,
-            token_budget=budget,
-            time_budget_s=spec.time_budget_s,
+            token_budget=tokens,
+            time_budget_s=seconds,
             grid_rounds=spec.grid_rounds,
+            max_samples=_UNCAPPED_SAMPLES if wall_matched and tokens is None else 10,
         )
         try:
             result = solver(task, call)

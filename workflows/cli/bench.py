@@ -25,8 +25,10 @@ from beadline.workflows.bench.datasets import GuideTests, load_tasks, parse_ids
 from beadline.workflows.bench.report import write_report
 from beadline.workflows.bench.runner import (
     METHODS,
+    METRIC_LABELS,
     BenchProgress,
     BenchSummary,
+    BudgetMetric,
     MethodSpec,
     Solver,
     decoder_settings,
@@ -118,21 +120,36 @@ def _methods(
                     "egcfg (budgets are matched per task), or pass --match-from RESULTS, or "
                     "a fixed --token-budget N"
                 )
-        specs.append(
-            MethodSpec(
-                name=name,
-                settings=settings,
-                grid=grid if name == "egcfg" else None,
-                token_budget=token_budget if name == "sample-filter" else None,
-                match_budget=match,
-                budget_metric="tokens_evaluated"
-                if budget_metric == "tokens_evaluated"
-                else "tokens_generated",
-                time_budget_s=task_time_budget,
-                grid_rounds=grid_rounds if name == "egcfg" else 1,
-            )
+        metrics: list[BudgetMetric] = (
+            _metrics(budget_metric) if name == "sample-filter" else ["tokens_generated"]
         )
+        for metric in metrics:
+            specs.append(
+                MethodSpec(
+                    # one metric: plain "sample-filter"; several: one run per metric
+                    name=name if len(metrics) == 1 else f"{name}@{METRIC_LABELS[metric]}",
+                    settings=settings,
+                    grid=grid if name == "egcfg" else None,
+                    token_budget=token_budget if name == "sample-filter" else None,
+                    match_budget=match,
+                    budget_metric=metric,
+                    time_budget_s=task_time_budget,
+                    grid_rounds=grid_rounds if name == "egcfg" else 1,
+                )
+            )
     return specs
+
+
+def _metrics(text: str) -> list[BudgetMetric]:
+    """``--budget-metric``'s comma-separated metrics, in order, each once."""
+    wanted = list(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
+    unknown = [m for m in wanted if m not in METRIC_LABELS]
+    if unknown or not wanted:
+        raise UserError(
+            f"--budget-metric {text!r}: use one or more of {', '.join(METRIC_LABELS)}, comma-"
+            "separated (e.g. tokens_generated,wall_s)"
+        )
+    return [cast("BudgetMetric", m) for m in wanted]
 
 
 @contextmanager
@@ -170,7 +187,11 @@ def _knob_options(func: Any) -> Any:
 
 @bench.command("run")
 @click.option(
-    "--dataset", type=click.Choice(["mbpp", "humaneval"]), default="mbpp", show_default=True
+    "--dataset",
+    type=click.Choice(["mbpp", "humaneval", "jsonl"]),
+    default="mbpp",
+    show_default=True,
+    help="jsonl: your own tasks, one per line in the solve task format (--data FILE).",
 )
 @click.option(
     "--data",
@@ -246,9 +267,11 @@ def _knob_options(func: Any) -> Any:
 )
 @click.option(
     "--budget-metric",
-    type=click.Choice(["tokens_generated", "tokens_evaluated"]),
     default="tokens_generated",
     show_default=True,
+    help="What sample-filter's matched budget counts: tokens_generated, tokens_evaluated or "
+    "wall_s (egcfg's wall seconds per task); several, comma-separated, run one "
+    "sample-filter@tokens / @evaluated / @wall per metric side by side.",
 )
 @click.option(
     "--task-time-budget",

@@ -132,7 +132,9 @@ def test_gamma_zero_reproduces_plain_decoding_token_for_token() -> None:
 def test_guidance_steers_to_the_passing_line() -> None:
     model = FunctionModel(follow(WRONG, RIGHT, trigger="expected 2, got 3"))
     plain = decode(TASK, model, FakeExecutor(judge), DecoderSettings(gamma=0.0))
-    guided = decode(TASK, model, FakeExecutor(judge), DecoderSettings(gamma=1.0))
+    # skip_plain_at_gamma_one off: the record then keeps each token's plain probability
+    settings = DecoderSettings(gamma=1.0, skip_plain_at_gamma_one=False)
+    guided = decode(TASK, model, FakeExecutor(judge), settings)
     assert plain.status == "unsolved" and "y + 2" in plain.program
     assert guided.status == "solved"
     assert guided.program == "def add_one(x):\n    y = x\n    return y + 1\n"
@@ -265,7 +267,8 @@ def test_all_candidates_timing_out_is_reported() -> None:
             )
         )
 
-    got = decode(TASK, FunctionModel(follow(WRONG)), FakeExecutor(timeout), DecoderSettings())
+    settings = DecoderSettings(reuse_candidates=False)  # a step (and a note) at every line
+    got = decode(TASK, FunctionModel(follow(WRONG)), FakeExecutor(timeout), settings)
     assert got.status == "unsolved"
     assert got.message == "every candidate execution timed out"
     notes = {line.guided.note for line in got.record.lines if line.guided}
@@ -364,7 +367,9 @@ def _complete_flags(program: str) -> list[list[bool]]:
         TASK,
         model,
         FakeExecutor(_failed),
-        DecoderSettings(d=2, s=1, t=0.0, early_stop_agreements=0, prompt_type="chat"),
+        DecoderSettings(
+            d=2, s=1, t=0.0, early_stop_agreements=0, prompt_type="chat", reuse_candidates=False
+        ),
     )
     return [
         [c.complete for c in line.guided.candidates] for line in got.record.lines if line.guided

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from beadline.agents.errors import BackendError, ContextOverflowError, ModelNotFoundError, UserError
-from beadline.agents.models.base import SamplingParams
+from beadline.agents.models.base import SamplingParams, common_prefix
 from beadline.agents.models.llama_cpp import LlamaCppModel
 from beadline.agents.models.registry import resolve_model_path
 
@@ -260,3 +260,44 @@ def test_the_faster_non_reproducible_path_still_agrees_closely() -> None:
             assert session.n_evaluated == len(tokens)  # one-token steps
     with LlamaCppModel("tiny-test", n_ctx=256) as exact, exact.new_session(tokens) as fresh:
         np.testing.assert_allclose(got, fresh.next_logprobs().logprobs, atol=1e-3)
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_a_new_sequence_copies_its_siblings_prefix(share: bool) -> None:
+    # The signal session of a guided decoder starts with the plain session's prompt head: with
+    # share_prefix it copies the sibling's KV cache instead of evaluating the head again, and
+    # its log-probs are the bits of a fresh evaluation.
+    with LlamaCppModel("tiny-test", n_ctx=512, share_prefix=share) as model:
+        head = model.tokenize("def f(x):\n    # a long shared prompt head\n" * 12, add_bos=True)
+        assert len(head) > 100
+        plain_ctx = head + model.tokenize("    return x\n")
+        signal_ctx = head + model.tokenize("# signal: f(1) returned 2\n    return x + 1\n")
+        with model.new_session(plain_ctx) as plain, model.new_session() as signal:
+            plain.next_logprobs()
+            signal.set_tokens(signal_ctx)
+            got = signal.next_logprobs().logprobs
+            shared = common_prefix(plain_ctx, signal_ctx)
+            if share:
+                assert signal.n_evaluated == len(signal_ctx) - shared
+                assert model.borrowed_tokens == shared
+            else:
+                assert signal.n_evaluated == len(signal_ctx)
+                assert model.borrowed_tokens == 0
+            plain.append(model.tokenize("    y = 1\n"))  # the donor goes on unchanged
+            after = plain.next_logprobs().logprobs
+    with LlamaCppModel("tiny-test", n_ctx=512) as fresh:
+        with fresh.new_session(signal_ctx) as s:
+            np.testing.assert_array_equal(got, s.next_logprobs().logprobs)
+        with fresh.new_session(plain_ctx + fresh.tokenize("    y = 1\n")) as s:
+            np.testing.assert_array_equal(after, s.next_logprobs().logprobs)
+
+
+def test_no_copy_when_the_sibling_saves_too_little() -> None:
+    with LlamaCppModel("tiny-test", n_ctx=512) as model:
+        head = model.tokenize("def f(x):\n", add_bos=True)
+        with model.new_session([*head, 11, 12, 13]) as a, model.new_session() as b:
+            a.next_logprobs()
+            b.set_tokens([*head, 14, 15])
+            b.next_logprobs()
+            assert model.borrowed_tokens == 0
+            assert b.n_evaluated == len(head) + 2

@@ -7,23 +7,22 @@ are compared with the llama.cpp backend on the same file and prompts.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
-import httpx
 import pytest
 
+from beadline.agents.decoding.generate import generate_guided
 from beadline.agents.decoding.guidance import guide
 from beadline.agents.errors import BackendError, ContextOverflowError, UserError
 from beadline.agents.models.base import Model, NextTokenLogprobs, SamplingParams
 from beadline.agents.models.llama_cpp import LlamaCppModel
 from beadline.agents.models.openai import OpenAIModel
 from beadline.agents.models.registry import resolve_model_path
+from tests._servers import free_port, llama_cpp_server
 
 pytestmark = pytest.mark.timeout(180)
 server_test = pytest.mark.slow  # each request takes 0.3-4 s on a loaded 2-core machine
@@ -35,58 +34,25 @@ PAIRS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+@contextmanager
+def _llama_cpp_server(log_dir: Path) -> Iterator[str]:
+    """A ``python -m llama_cpp.server`` on SmolLM2 on a free port; yields its base URL."""
+    model = resolve_model_path("smollm2-135m")
+    with llama_cpp_server(model, log_dir / "server.log", n_ctx=1024) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(resolve_model_path("smollm2-135m")),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "1024",
-        "--n_threads",
-        "1",
-    ]
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    log = log_path.open("wb")  # a file, not a pipe: the server logs ~200 kB while loading
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                err = log_path.read_text(errors="replace")[-2000:]
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}: {err}")
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("llama_cpp.server did not start within 60 s")
-            time.sleep(0.2)
+    with _llama_cpp_server(tmp_path_factory.mktemp("server")) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+
+
+@pytest.fixture(scope="module")
+def second_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Another server on the same file: with :func:`server_url`, one per context."""
+    with _llama_cpp_server(tmp_path_factory.mktemp("server2")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +108,53 @@ def test_guided_result_equals_the_local_backend(
     assert got[a] - got[b] == pytest.approx(want[a] - want[b], abs=0.5)
 
 
+@pytest.mark.parametrize(("pair", "gamma"), [(0, 3.0), (1, 3.0)])
+@server_test
+def test_concurrent_pinned_requests_equal_the_local_backend(
+    server_url: str,
+    second_server_url: str,
+    local: LlamaCppModel,
+    pair: int,
+    gamma: float,
+) -> None:
+    """Both contexts at once, each on its own server: the guided distribution is the same."""
+    plain_text, signal = PAIRS[pair]
+    lp, ls = (local.new_session(local.tokenize(t)) for t in (plain_text, signal + plain_text))
+    with lp, ls:
+        want = _by_text(local, guide(*local.next_logprobs_batch([lp, ls]), gamma), 3)
+    with OpenAIModel(base_url=[server_url, second_server_url], top_logprobs=20) as pinned:
+        rp, rs = (pinned.new_session(pinned.tokenize(t)) for t in (plain_text, signal + plain_text))
+        got = _by_text(pinned, guide(*pinned.next_logprobs_batch([rp, rs]), gamma), 3)
+        assert rp.route is not None and rs.route is not None
+        assert {rp.route.url, rs.route.url} == set(pinned.base_urls)
+    assert next(iter(got)) == next(iter(want)), (plain_text, want, got)
+    a, b = [t for t in want if t in got][:2]
+    assert got[a] - got[b] == pytest.approx(want[a] - want[b], abs=0.5)
+
+
+@server_test
+def test_gamma_zero_through_the_api_is_plain_greedy(
+    server_url: str, second_server_url: str, local: LlamaCppModel
+) -> None:
+    """γ=0 through a model pinned to two servers (a signal context given, which γ=0 leaves
+    out) writes what plain greedy writes on one server with one request at a time; and a code
+    line as the llama.cpp backend writes it. (Past a line the API may differ from the local
+    backend: the server tokenizes the text written so far afresh, e.g. ``"\\n"`` + ``"\\n"`` as
+    one ``"\\n\\n"``.)"""
+    plain_text, signal = "def is_even(n):\n    return", "# is_even(3) returned True\n"
+    with (
+        OpenAIModel(base_url=[server_url, second_server_url], top_logprobs=20) as pinned,
+        OpenAIModel(base_url=server_url, top_logprobs=20, concurrency=1) as single,
+    ):
+        plain, with_signal = (pinned.tokenize(t) for t in (plain_text, signal + plain_text))
+        guided = generate_guided(pinned, plain, with_signal, gamma=0.0, max_tokens=16)
+        greedy = generate_guided(single, single.tokenize(plain_text), None, max_tokens=16)
+        assert guided.text == greedy.text and len(guided.tokens) == 16
+        line = generate_guided(pinned, plain, with_signal, gamma=0.0, stop_lines=1)
+    want = generate_guided(local, local.tokenize(plain_text), None, gamma=0.0, stop_lines=1)
+    assert line.text == want.text and line.text.endswith("\n")
+
+
 @server_test
 def test_complete_with_n_seed_and_stop_lines(remote: OpenAIModel) -> None:
     prompt = remote.tokenize("def add(a, b):\n")
@@ -191,7 +204,7 @@ def test_context_overflow_from_the_server(remote: OpenAIModel) -> None:
 
 
 def test_unreachable_server_is_a_clear_error() -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(BackendError, match="cannot reach"):
         OpenAIModel(base_url=url, max_retries=0, timeout=2)
     model = OpenAIModel("m", base_url=url, max_retries=0, timeout=2)

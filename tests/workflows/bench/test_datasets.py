@@ -57,9 +57,22 @@ def test_mbpp_guide_first_shows_one_and_judges_with_all() -> None:
     (all_,) = load_mbpp(ids=[11], guide_tests="all")
     (first,) = load_mbpp(ids=[11], guide_tests="first")
     assert first.tests == all_.tests[:1]
-    assert first.held_out_tests == all_.tests
-    assert len(first.held_out_tests) == 3
+    assert first.held_out_tests[:3] == all_.tests  # then task 11's two challenge asserts
+    assert len(first.held_out_tests) == 5
     assert first.metadata["guide_tests"] == "first"
+
+
+def test_mbpp_guide_first_also_judges_the_challenge_tests() -> None:
+    (first,) = load_mbpp(ids=[47], guide_tests="first")
+    (all_,) = load_mbpp(ids=[47], guide_tests="all")
+    judged = [t.source for t in first.held_out_tests]
+    assert judged[:3] == [t.source for t in all_.tests]
+    assert judged[3:] == [
+        "assert compute_Last_Digit(3,7) == 0",
+        "assert compute_Last_Digit(20,23) == 6",
+        "assert compute_Last_Digit(1021,1024) == 4",
+    ]
+    assert [t.source for t in first.tests] == judged[:1]
 
 
 def test_mbpp_ids_order_and_missing() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from beadline.workflows.bench.report import rsr, summarize, write_report
+from beadline.workflows.bench.report import render_markdown, rsr, summarize, write_report
 from beadline.workflows.errors import UserError
 
 
@@ -123,7 +123,8 @@ def test_write_report_markdown_and_png(tmp_path: Path) -> None:
     assert "| sample-filter | 50.0 (2/4) | 33.3 | — | — |" in text
     assert "| egcfg | 75.0 (3/4) | 66.7 | 50.0 (2/4) | 50.0 |" in text
     assert (
-        "| all | egcfg | 4 | 75.0 | 75.0 | 66.7 | 25.0 | 412 | 825 | solved 3, unsolved 1 |" in text
+        "| all | egcfg | 4 | 75.0 | 75.0 (3) | 0 | 0 | 66.7 | 25.0 | 412 | 825 "
+        "| solved 3, unsolved 1 |" in text
     )
     assert "left out (not finished by every method): mbpp/15" in text
     assert "![pass@1 on mbpp](pass_at_1_mbpp.png)" in text
@@ -139,3 +140,41 @@ def test_report_errors(tmp_path: Path) -> None:
     empty.write_text("")
     with pytest.raises(UserError, match="no result lines"):
         write_report([empty], tmp_path / "o")
+
+
+def test_overfit_guard_and_paired_columns_for_two_sample_filter_variants() -> None:
+    rows = []
+    # egcfg: visible passes on all 4, held-out on 2 (overfit 2); one guard rejection on 11
+    for t, ok in [(11, True), (12, True), (13, False), (14, False)]:
+        x = line(t, "egcfg", "first", ok, seconds=20.0, tokens=300, visible=True)
+        x["guard_rejections"] = 1 if t == 11 else 0
+        rows.append(x)
+    # wall-matched: passes 12 and 13; token-matched: passes 13 only
+    for t, ok in [(11, False), (12, True), (13, True), (14, False)]:
+        rows.append(line(t, "sample-filter@wall", "first", ok, seconds=19.0, tokens=500))
+    for t, ok in [(11, False), (12, False), (13, True), (14, False)]:
+        rows.append(line(t, "sample-filter@tokens", "first", ok, seconds=6.0, tokens=300))
+    (table,) = summarize(rows)
+    by = {r.method: r for r in table.rows}
+    assert [r.method for r in table.rows] == [
+        "sample-filter@tokens",
+        "sample-filter@wall",
+        "egcfg",
+    ]
+    assert (by["egcfg"].visible_passed, by["egcfg"].passed, by["egcfg"].overfit) == (4, 2, 2)
+    assert by["egcfg"].guard_rejections == 1 and by["sample-filter@wall"].overfit == 0
+    assert by["sample-filter@wall"].median_seconds == 19.0
+    paired = {p.method: (p.wins, p.losses, p.ties) for p in table.paired}
+    # egcfg passes 11, 12; wall passes 12, 13; tokens passes 13
+    assert paired == {"sample-filter@wall": (1, 1, 2), "sample-filter@tokens": (2, 1, 1)}
+    text = render_markdown([table])
+    assert "| first | egcfg | 4 | 50.0 | 100.0 (4) | 2 | 1 |" in text
+    assert "| first | sample-filter@wall | 1 | 1 | 2 |" in text
+    assert "| first | sample-filter@tokens | 2 | 1 | 1 |" in text
+
+
+def test_no_paired_table_without_egcfg() -> None:
+    rows = [line(11, "greedy", "all", True, seconds=1.0, tokens=5)]
+    rows.append(line(11, "sample-filter", "all", False, seconds=1.0, tokens=5))
+    (table,) = summarize(rows)
+    assert table.paired == () and "task by task" not in render_markdown([table])

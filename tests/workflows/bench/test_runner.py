@@ -365,3 +365,50 @@ def test_refuses_to_resume_with_other_decoder_settings(tmp_path: Path) -> None:
     assert (
         run_bench({"all": TASKS[:1]}, [EGCFG, GREEDY], FakeSolver(lambda n, m: True), out).ran == 1
     )
+
+
+def test_wall_and_token_matched_sample_filter_side_by_side(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    now = [0.0]
+    inner = FakeSolver(lambda n, m: False, tokens=1000)
+
+    def solver(task: Task, call: SolveCall) -> SolveResult:
+        now[0] += 7.0 + int(task.task_id.split("/")[1]) if call.method == "egcfg" else 1.0
+        return inner(task, call)
+
+    wall = MethodSpec(name="sample-filter@wall", match_budget="egcfg", budget_metric="wall_s")
+    tokens = MethodSpec(name="sample-filter@tokens", match_budget="egcfg")
+    capped = MethodSpec(
+        name="sample-filter@capped", match_budget="egcfg", budget_metric="wall_s", time_budget_s=5.0
+    )
+    run_bench({"all": TASKS[:2]}, [wall, tokens, capped, EGCFG], solver, out, clock=lambda: now[0])
+    seen = [(t, c.method, c.token_budget, c.time_budget_s, c.max_samples) for t, c in inner.calls]
+    assert seen == [
+        ("mbpp/11", "egcfg", None, None, 10),
+        # egcfg took 18 s on mbpp/11: the wall-matched run gets 18 s and no sample cap
+        ("mbpp/11", "sample-filter", None, 18.0, 10_000),
+        ("mbpp/11", "sample-filter", 1011, None, 10),
+        ("mbpp/11", "sample-filter", None, 5.0, 10_000),  # its own time budget caps the match
+        ("mbpp/12", "egcfg", None, None, 10),
+        ("mbpp/12", "sample-filter", None, 19.0, 10_000),
+        ("mbpp/12", "sample-filter", 1012, None, 10),
+        ("mbpp/12", "sample-filter", None, 5.0, 10_000),
+    ]
+    by_key = {x["key"]: x for x in lines_of(out)}
+    line = by_key["mbpp/11|sample-filter@wall|all"]
+    assert line["method"] == "sample-filter@wall" and line["time_budget_s"] == 18.0
+    assert line["config"]["budget_metric"] == "wall_s" and line["token_budget"] is None
+    assert by_key["mbpp/11|sample-filter@tokens|all"]["token_budget"] == 1011
+
+
+def test_wall_match_without_a_reference_is_a_task_error(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    wall = MethodSpec(name="sample-filter@wall", match_budget="egcfg", budget_metric="wall_s")
+    run_bench({"all": TASKS[:1]}, [wall], FakeSolver(lambda n, m: True), out)
+    (line,) = lines_of(out)
+    assert line["status"] == "error" and "to match its wall_s" in line["message"]
+
+
+def test_a_method_variant_needs_a_known_method() -> None:
+    with pytest.raises(UserError, match="unknown method 'nope@wall'"):
+        MethodSpec(name="nope@wall")

@@ -9,15 +9,10 @@ the stored model choice brings the resume back to it.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -25,6 +20,7 @@ from beadline.agents.models.registry import resolve_model_path
 from beadline.workflows.bead import runtime
 from beadline.workflows.bead.store import default_db, open_store
 from beadline.workflows.cli import cli
+from tests._servers import llama_cpp_server
 
 from ..conftest import InProcessExecutor
 
@@ -35,35 +31,9 @@ SQUARE = str(Path(__file__).resolve().parents[3] / "examples" / "beads" / "1-squ
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     log_path = tmp_path / "server.log"
-    model = str(resolve_model_path("tiny-test"))
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model, "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--n_ctx", "2048", "--n_threads", "1"]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log_path.read_text(errors="replace")[-2000:]
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "llama_cpp.server did not start within 60 s"
-            time.sleep(0.2)
+    with llama_cpp_server(resolve_model_path("tiny-test"), log_path, n_ctx=2048) as url:
         yield url, log_path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _requests(log: Path) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,10 @@ class Recorder:
 
     def solve(self, task: Task, call: SolveCall) -> SolveResult:
         self.calls.append((task.task_id, call))
+        if call.method == "egcfg":
+            # a measurable wall time: results lines keep 4 decimals, and a wall-matched run
+            # needs the matched method's seconds to be > 0 (an instant fake rounds to 0.0)
+            time.sleep(0.002)
         ok = call.method == "egcfg" or task.task_id == "mbpp/11"
         run = RunResult(
             results=tuple(
@@ -202,3 +207,56 @@ def test_real_model_and_sandbox_end_to_end(tmp_path: Path) -> None:
     assert line["visible"]["n_tests"] == 3
     assert line["passed"] is (line["status"] == "solved")
     assert line["cost"]["tokens_generated"] > 0 and line["wall_s"] > 0
+
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "tasks" / "own_benchmark.jsonl"
+
+
+def test_jsonl_dataset_and_two_budget_metrics_side_by_side(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    out = tmp_path / "own.jsonl"
+    result = invoke(
+        "bench", "run", "--dataset", "jsonl", "--data", str(EXAMPLE), "--ids", "1,7",
+        "-m", "egcfg", "-m", "sample-filter", "--budget-metric", "tokens_generated,wall_s",
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(x["task_id"], x["method"]) for x in lines[:3]] == [
+        (lines[0]["task_id"], "egcfg"),
+        (lines[0]["task_id"], "sample-filter@tokens"),
+        (lines[0]["task_id"], "sample-filter@wall"),
+    ]
+    assert len(lines) == 6
+    wall = lines[2]
+    assert wall["config"]["budget_metric"] == "wall_s" and wall["time_budget_s"] > 0
+    assert lines[1]["token_budget"] == 300
+    calls = [c for _, c in recorder.calls]
+    assert [c.method for c in calls[:3]] == ["egcfg", "sample-filter", "sample-filter"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dataset", "jsonl"], "--dataset jsonl needs --data FILE"),
+        (["-m", "egcfg", "-m", "sample-filter", "--budget-metric", "tokens,wall"], "use one or"),
+    ],
+)
+def test_jsonl_and_metric_errors(
+    tmp_path: Path, recorder: Recorder, args: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(cli, ["bench", "run", "--out", str(tmp_path / "x"), *args])
+    assert result.exit_code == 1 and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_bad_jsonl_line_is_named_file_and_line(tmp_path: Path, recorder: Recorder) -> None:
+    data = tmp_path / "mine.jsonl"
+    data.write_text('{"description": "x", "tests": ["assert f(1) == 1"]}\n{"tests": 3}\n')
+    result = CliRunner().invoke(
+        cli,
+        ["bench", "run", "--dataset", "jsonl", "--data", str(data), "--out", str(tmp_path / "o")],
+    )
+    assert result.exit_code == 1 and f"{data}:2" in result.output, result.output
+    assert "Traceback" not in result.output and recorder.calls == []

@@ -49,8 +49,12 @@ def _judge(request: RunRequest) -> RunResult:
 
 
 def _record(tmp_path: Path, strategy: str = "cfg") -> Path:
+    # skip_plain_at_gamma_one off: the record keeps the plain model's preferred token to show
     got = decode(
-        TASK, FunctionModel(_brain), FakeExecutor(_judge), DecoderSettings(strategy=strategy)
+        TASK,
+        FunctionModel(_brain),
+        FakeExecutor(_judge),
+        DecoderSettings(strategy=strategy, skip_plain_at_gamma_one=False),
     )
     path = tmp_path / "record.json"
     path.write_text(json.dumps(got.record.to_json()), encoding="utf-8")
