@@ -29,7 +29,12 @@ HERE = Path(__file__).resolve().parent
 TWICE = {
     "id": "twice",
     "description": "Return n multiplied by two.",
-    "target": {"file": "sample_pkg/extra.py", "function": "twice", "signature": "def twice(n):"},
+    "target": {
+        "file": "sample_pkg/extra.py",
+        "function": "twice",
+        "signature": "def twice(n):",
+        "create": True,  # a new module
+    },
     "tests": ["assert twice(2) == 4", "assert twice(-1) == -2"],
 }
 

@@ -151,7 +151,7 @@ def review_preview(
         merged = str(pending.get("module_text") or "") or site.splice(program).text
         result = apply_to_repo(site.repo, bead.target.file, merged, dry_run=True)
     except (BeadlineError, OSError, UnicodeDecodeError) as exc:
-        preview["note"] = f"cannot place it in {bead.target.file}: {exc}"
+        preview["note"] = f"cannot place it: {exc}"
         return preview
     preview["diff"] = result.diff
     preview["focus_file"] = _ranges(

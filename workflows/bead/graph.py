@@ -379,7 +379,7 @@ class _BeadNodes:
 
     def preflight(self, state: BeadState) -> dict[str, Any]:
         """Check the input before any model time (:mod:`beadline.workflows.bead.preflight`)."""
-        return preflight(dict(state), self.executor, _emit)
+        return preflight(dict(state), self.executor, _emit, writes=self.apply)
 
     def stage(self, stage: Stage) -> Any:
         def node(state: BeadState) -> dict[str, Any]:

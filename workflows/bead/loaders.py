@@ -10,7 +10,9 @@ A ``bd`` issue carries the same information as a YAML bead in its text fields: t
 ``Integration:``)
 or a fenced ``yaml`` block in ``design``/``notes`` holding ``target``/``integration``/``budgets``
 like a YAML bead (the details: :mod:`beadline.workflows.bead._issue_text`). The function name
-defaults to the one the tests call; a child issue without a target takes its parent's.
+defaults to the one the tests call; a child issue without a target takes its parent's. A target
+the module does not have yet is written new (an issue asks for work: "Add `slugify` to
+textkit/slug.py"); ``create: false`` makes it an error instead.
 """
 
 from __future__ import annotations
@@ -163,6 +165,9 @@ def bead_from_issue(
         found = entry_point_of_tests(read.tests)
         if found:
             target["function"] = found
+    # An issue asks for work, usually a function that is not there yet ("Add `slugify` to
+    # textkit/slug.py"): a missing target is written new unless the issue says `create: false`.
+    target.setdefault("create", True)
     if "file" not in target:
         raise BeadError(
             f"{where}: no target file; add a line `file: path/to/module.py` to the issue's design "

@@ -2,7 +2,7 @@
 
 :func:`preflight` resets the run's state and checks, in order:
 
-1. the bead is valid, and a repository is given when the bead needs one;
+1. the bead is valid, and a repository is given when the bead (or ``apply``) needs one;
 2. the target can be placed (:func:`~beadline.workflows.bead.in_repo.open_target`: the
    repository is a directory, the module's package exists, the class exists, the target is not
    inside a function, a missing target has ``create``); an existing stub's decorators and
@@ -63,9 +63,17 @@ def _invalid(start: dict[str, Any], message: str) -> dict[str, Any]:
 
 
 def preflight(
-    state: dict[str, Any], executor: Executor, emit: Callable[[dict[str, Any]], None]
+    state: dict[str, Any],
+    executor: Executor,
+    emit: Callable[[dict[str, Any]], None],
+    *,
+    writes: bool = False,
 ) -> dict[str, Any]:
-    """The state update of the preflight node (see the module docstring)."""
+    """The state update of the preflight node (see the module docstring).
+
+    ``writes``: the graph writes the result into the repository (``apply=True``), so a run
+    without one is invalid too.
+    """
     start = fresh_state()
     try:
         bead = Bead.model_validate(state["bead"])
@@ -75,7 +83,7 @@ def preflight(
     emit({"event": "stage_started", "bead": bead.id, "stage": "preflight"})
     repo = state.get("repo") or bead.repo
     start["repo"] = repo
-    needs_repo = bead.integration is not None or bead.test_file is not None
+    needs_repo = writes or bead.integration is not None or bead.test_file is not None
     if needs_repo and (not repo or not Path(repo).is_dir()):
         return _invalid(
             start,

@@ -68,6 +68,7 @@ __all__ = [
     "list_threads",
     "next_ready_bead",
     "ready",
+    "repository_error",
     "resume_run",
     "start_run",
 ]
@@ -110,6 +111,24 @@ def _store_for(options: BeadRunOptions, workspace: Path) -> str:
     return options.db or str(default_db(workspace))
 
 
+def repository_error(repo: Path | str) -> str:
+    """The one-line message for a ``--repo`` that is missing or not a directory."""
+    return (
+        f"target repository {str(repo)!r} is not a directory; pass an existing directory "
+        "(--repo DIR)"
+    )
+
+
+def _new_thread_id(store: RunStore, bead_id: str) -> str:
+    """``<bead>-<date>-<time>``, with ``-2``, ``-3``… when runs start within the same second."""
+    base = validate_thread_id(f"{bead_id}-{time.strftime('%Y%m%d-%H%M%S')}")
+    thread, n = base, 1
+    while store.get(thread) is not None or store.has_checkpoint(thread):
+        n += 1
+        thread = f"{base}-{n}"
+    return thread
+
+
 def _prepare_workspace(workspace: Path) -> None:
     """Create ``.beadline/`` with a ``.gitignore`` of ``*``: beadline's state and reports never
     show up in the user's ``git status``."""
@@ -148,27 +167,29 @@ def start_run(
     """
     bead, tracker, repo = _resolve_bead(options)
     if repo is not None and not repo.is_dir():
-        raise UserError(f"target repository {str(repo)!r} not found; pass --repo DIR")
+        raise UserError(repository_error(repo))
     repo = repo.resolve() if repo is not None else None
     workspace = repo or Path.cwd()
-    thread = validate_thread_id(options.thread or f"{bead.id}-{time.strftime('%Y%m%d-%H%M%S')}")
+    named = validate_thread_id(options.thread) if options.thread else None
     db = _store_for(options, workspace)
-    _prepare_workspace(workspace)
-    resolved = options.model_copy(
-        update={
-            "repo": str(repo) if repo else None,
-            "model": options.model.anchored(Path.cwd()),
-            "db": db,
-            "thread": thread,
-            "report_dir": options.report_dir or str(workspace / ".beadline" / "reports"),
-        }
-    )
+    if options.db is None or options.report_dir is None:
+        _prepare_workspace(workspace)  # only when beadline's own files go there
     with open_store(db) as store:
-        if store.get(thread) is not None or store.has_checkpoint(thread):
+        if named is not None and (store.get(named) is not None or store.has_checkpoint(named)):
             raise UserError(
-                f"thread {thread!r} already exists in {store.location}; continue it with "
-                f"`beadline bead resume {thread}` or pass another --thread"
+                f"thread {named!r} already exists in {store.location}; continue it with "
+                f"`beadline bead resume {named}` or pass another --thread"
             )
+        thread = named or _new_thread_id(store, bead.id)
+        resolved = options.model_copy(
+            update={
+                "repo": str(repo) if repo else None,
+                "model": options.model.anchored(Path.cwd()),
+                "db": db,
+                "thread": thread,
+                "report_dir": options.report_dir or str(workspace / ".beadline" / "reports"),
+            }
+        )
         link = (
             TrackerLink.start(tracker, bead.id, force=options.force)
             if tracker is not None

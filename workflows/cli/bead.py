@@ -198,7 +198,7 @@ def _run_options(function: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
             "--repo",
-            type=click.Path(path_type=Path, file_okay=False),
+            type=click.Path(path_type=Path),  # checked by start_run: one line, exit 1
             default=None,
             help="Target repository [default: the bead's; for ids, the repository around the "
             "current directory].",
@@ -297,8 +297,6 @@ def _start(bead_ref: str, params: Mapping[str, Any]) -> None:
     repo = params["repo"]
     if repo is None and not is_bead_file(bead_ref):
         repo = _repo_here(None)
-    if repo is not None and not repo.is_dir():
-        raise click.ClickException(f"target repository {str(repo)!r} not found; pass --repo DIR")
     options = BeadRunOptions(
         bead=str(Path(bead_ref).resolve()) if is_bead_file(bead_ref) else bead_ref,
         repo=_absolute(repo),

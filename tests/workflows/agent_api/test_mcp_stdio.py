@@ -21,7 +21,12 @@ SCRIPT = "body[0]: return n * 2\n"
 TWICE = {
     "id": "twice",
     "description": "Return n multiplied by two.",
-    "target": {"file": "sample_pkg/extra.py", "function": "twice", "signature": "def twice(n):"},
+    "target": {
+        "file": "sample_pkg/extra.py",
+        "function": "twice",
+        "signature": "def twice(n):",
+        "create": True,
+    },
     "tests": ["assert twice(2) == 4", "assert twice(-1) == -2"],
 }
 
@@ -138,7 +143,7 @@ def test_mcp_server_over_stdio(sample_repo: Path, tmp_path: Path) -> None:
     assert steps == sorted(steps) and len(set(steps)) == len(steps)
     for expected in (
         "signature: validated (attempt 1): signature compiles",
-        "body part 1: validated (attempt 1): partial function runs on 2 test(s) without error",
+        "body part 1: validated (attempt 1): the part runs on the tests",
         "finished: passed: bead sp-1: all stages validated",
     ):
         assert expected in messages, messages

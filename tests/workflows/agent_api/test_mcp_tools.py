@@ -21,7 +21,12 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 INLINE = {
     "id": "twice",
     "description": "Return n multiplied by two.",
-    "target": {"file": "sample_pkg/extra.py", "function": "twice", "signature": "def twice(n):"},
+    "target": {
+        "file": "sample_pkg/extra.py",
+        "function": "twice",
+        "signature": "def twice(n):",
+        "create": True,
+    },
     "tests": ["assert twice(2) == 4"],
 }
 
@@ -97,9 +102,12 @@ def test_dry_run_returns_the_diff_and_progress_is_reported(
     assert "+    return n * 2" in out["diff"]
     assert "def double" not in (sample_repo / "sample_pkg" / "mathx.py").read_text()
     assert progress[0].startswith("bead sp-1: started on thread sp-1-")
-    assert "setup: validated (attempt 1): no module-level code to import" in progress
-    assert "finished: passed: bead sp-1: all stages validated" in progress
-    assert progress[-1] == f"would write {sample_repo / 'sample_pkg' / 'mathx.py'}"
+    assert "setup: validated (attempt 1): module sample_pkg.mathx imports" in progress
+    # the graph's last node computes the write (here: the diff only), then the run finishes
+    assert progress[-2:] == [
+        f"would write {sample_repo / 'sample_pkg' / 'mathx.py'}",
+        "finished: passed: bead sp-1: all stages validated",
+    ]
 
 
 @pytest.mark.parametrize(

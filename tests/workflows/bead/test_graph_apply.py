@@ -53,7 +53,7 @@ def test_apply_writes_the_merged_file_atomically_with_a_backup(
     out = _run(build_bead_graph(ScriptedGenerator(BODY), inproc, apply=True), repo)
     assert out["status"] == "passed", out["message"]
     assert (repo / "pkg" / "m.py").read_text() == (
-        '"""Helpers."""\nimport math\n\n\ndef sum_squares(xs):\n    return sum(x * x for x in xs)\n'
+        '"""Helpers."""\n\nimport math\n\n\ndef sum_squares(xs):\n    return sum(x * x for x in xs)\n'
     )
     assert (repo / "pkg" / "m.py.bak").read_text() == ORIGINAL
     applied = out["applied"]
@@ -91,22 +91,24 @@ def test_apply_without_a_repository_is_invalid_before_any_model_call(
 ) -> None:
     gen = ScriptedGenerator(BODY)
     out = _run(build_bead_graph(gen, inproc, apply=True), None)
-    assert out["status"] == "invalid"
+    assert out["status"] == "invalid", (out["message"], gen.calls)
     assert "target repository None not found" in out["message"]
     assert gen.calls == []
 
 
-def test_a_file_that_cannot_be_merged_fails_the_run_and_keeps_the_code(
+def test_a_target_file_that_does_not_parse_is_invalid_before_any_model_call(
     tmp_path: Path, inproc: InProcessExecutor
 ) -> None:
     repo = _repo(tmp_path, "def broken(:\n")
-    out = _run(build_bead_graph(ScriptedGenerator(BODY), inproc, apply=True), repo)
-    assert out["status"] == "failed"
-    assert out["message"].startswith(
-        "bead sq: all stages validated but the file was not written: the target file does not parse"
+    gen = ScriptedGenerator(BODY)
+    out = _run(build_bead_graph(gen, inproc, apply=True), repo)
+    assert out["status"] == "invalid", out["message"]
+    assert (
+        out["message"] == "bead sq: pkg/m.py does not parse (line 1: invalid syntax); fix it first"
     )
-    assert "return sum(x * x for x in xs)" in out["function"]
+    assert gen.calls == []
     assert (repo / "pkg" / "m.py").read_text() == "def broken(:\n"
+    assert not (repo / "pkg" / "m.py.bak").exists()
 
 
 def test_dry_run_needs_apply(inproc: InProcessExecutor) -> None:

@@ -92,8 +92,9 @@ def test_the_setup_under_review_is_found_where_it_is_merged(sample_repo: Path) -
     payload = _payload(sample_repo, _pending("setup", "import string"), parts=[PART_1])
     merged = payload["diff"].splitlines()
     assert "+import string" in merged
-    # the module docstring is line 1 and the import goes right under it
-    assert payload["focus_file"] == [[2, 2]]
+    # the module docstring is line 1; the import goes under it after a blank line
+    assert payload["focus_file"] == [[3, 3]]
+    assert merged[merged.index("+import string") - 1] == "+"
     assert payload["function"] == SIGNATURE + PART_1 + "\n" and payload["focus"] == []
 
 
@@ -128,4 +129,7 @@ def test_without_a_repository_or_with_a_broken_file_the_note_says_why(sample_rep
     (sample_repo / VOWELS.target.file).write_text("def broken(:\n")
     broken = _payload(sample_repo, _pending("body", PART_1))
     assert broken["diff"] == ""
-    assert broken["note"].startswith("cannot place it in sample_pkg/text.py: the target file does")
+    assert broken["note"] == (
+        "cannot place it: bead count-vowels: sample_pkg/text.py does not parse (line 1: "
+        "invalid syntax); fix it first"
+    )

@@ -122,7 +122,7 @@ def test_bad_input_messages(tmp_path: Path, sample_repo: Path) -> None:
     assert (
         result.exit_code == 1
         and "target repository" in result.output
-        and "is not a directory" in result.output
+        and "is not a directory; pass an existing directory" in result.output
     )
     result = _invoke(tmp_path, "run", "sp-404", "--repo", str(sample_repo))
     assert (

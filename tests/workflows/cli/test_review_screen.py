@@ -183,11 +183,11 @@ def test_the_integration_panel_shows_the_whole_diff(sample_repo: Path) -> None:
     function = SIGNATURE + "    return sum(ch in VOWELS for ch in s)\n"
     payload = _vowels_payload(sample_repo, "integration", function, setup="import string")
     shown = _render(payload)
-    assert "approving writes this to sample_pkg/text.py (+6 −0 lines):" in shown
+    assert "approving writes this to sample_pkg/text.py (+7 −0 lines):" in shown
     for line in payload["diff"].splitlines():
         assert line.rstrip() in shown
     dry = _render(payload, dry_run=True)
-    assert "dry run: approving writes nothing; it would write to sample_pkg/text.py (+6 −0" in dry
+    assert "dry run: approving writes nothing; it would write to sample_pkg/text.py (+7 −0" in dry
 
 
 def test_without_a_repository_the_panel_shows_the_function_so_far() -> None:
