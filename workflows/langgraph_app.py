@@ -28,6 +28,7 @@ import os
 import threading
 from collections.abc import Mapping
 from contextlib import ExitStack
+from typing import Any
 
 from beadline.agents.models.choice import model_choice
 from beadline.workflows.bead.generation import StageGenerator
@@ -39,7 +40,7 @@ from beadline.workflows.bead.runtime import (
     open_generator,
 )
 
-__all__ = ["make_graph"]
+__all__ = ["graph_for", "make_graph"]
 
 
 _GRAPHS: dict[tuple[str, ...], object] = {}
@@ -55,20 +56,25 @@ _KEYS = (
 )
 
 
-def make_graph(environ: Mapping[str, str] | None = None) -> object:
-    """The bead graph for the server, configured from ``environ`` (default ``os.environ``; see
-    the module docstring). The server calls this for every run: the graph (with its sandbox
-    and model, both opened on first use, never inside the server's event loop) is built once
-    per configuration and reused.
+def make_graph(config: Mapping[str, Any] | None = None) -> object:
+    """The bead graph for the server, configured from the server's environment (see the module
+    docstring). The server calls this for every run and passes the run's ``config`` (a
+    ``RunnableConfig``, not read here: the configuration is the environment's).
+    """
+    return graph_for(os.environ)
+
+
+def graph_for(environ: Mapping[str, str]) -> object:
+    """The bead graph configured from ``environ``: built once per configuration and reused
+    (its sandbox and model are opened on first use, never inside the server's event loop).
 
     Raises:
         UserError: a variable holds an invalid value (the server logs the one-line message).
     """
-    env = os.environ if environ is None else environ
-    key = tuple(env.get(name, "") for name in _KEYS)
+    key = tuple(environ.get(name, "") for name in _KEYS)
     with _BUILT:
         if key not in _GRAPHS:
-            _GRAPHS[key] = _build(env)
+            _GRAPHS[key] = _build(environ)
         return _GRAPHS[key]
 
 

@@ -43,10 +43,26 @@ def test_the_served_graph_is_configured_from_the_environment_and_built_once(
     script = tmp_path / "s.yaml"
     script.write_text("{}")
     env = {"BEADLINE_MODEL": f"scripted:{script}", "BEADLINE_SANDBOX": "local"}
-    graph = langgraph_app.make_graph(env)
-    assert langgraph_app.make_graph(dict(env)) is graph  # the server calls it for every run
-    assert langgraph_app.make_graph({**env, "BEADLINE_REVIEW": "0"}) is not graph
+    graph = langgraph_app.graph_for(env)
+    assert langgraph_app.graph_for(dict(env)) is graph  # the server calls it for every run
+    assert langgraph_app.graph_for({**env, "BEADLINE_REVIEW": "0"}) is not graph
     executor = graph.nodes["preflight"].bound.func.__self__.executor  # type: ignore[attr-defined]
     assert isinstance(executor, LazyExecutor) and executor._inner is None  # nothing started yet
     with pytest.raises(UserError, match="--base-url is only for --backend openai"):
-        langgraph_app.make_graph({"BEADLINE_BASE_URL": "http://h:1/v1"})
+        langgraph_app.graph_for({"BEADLINE_BASE_URL": "http://h:1/v1"})
+
+
+def test_the_server_s_config_argument_is_not_mistaken_for_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server calls the factory with the run's config: the graph still comes from the
+    environment (a config dict read as the environment silently meant the packaged model)."""
+    from beadline.workflows import langgraph_app
+
+    script = tmp_path / "s.yaml"
+    script.write_text("{}")
+    env = {"BEADLINE_MODEL": f"scripted:{script}", "BEADLINE_SANDBOX": "local"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = {"configurable": {"thread_id": "t"}, "metadata": {}}
+    assert langgraph_app.make_graph(config) is langgraph_app.graph_for(env)

@@ -45,7 +45,7 @@ def test_the_sdk_builds_a_bead_on_langgraph_dev(
         [question] = task["interrupts"]
         asked.append(question["value"]["stage"])
         values = client.runs.wait(thread, "bead", command={"resume": {"action": "approve"}})
-    assert asked == ["signature", "setup", "body", "integration"]
+    assert asked == ["signature", "setup", "body", "integration"], (asked, values.get("message"))
     assert isinstance(values, dict), server.log_tail()
     assert values["status"] == "passed", values.get("message")
     assert "return n * n" in values["program"]

@@ -41,6 +41,6 @@ def _open(*args: Any, **kwargs: Any) -> Any:
     return _Stalling(real_open(*args, **kwargs))
 
 
-runtime.make_sandbox = lambda kind: InProcessExecutor()  # type: ignore[assignment]
+runtime.make_sandbox = lambda kind, **_: InProcessExecutor()  # type: ignore[assignment]
 runtime.open_generator = _open  # type: ignore[assignment]
 start_run(options, index=Path(sys.argv[3]) if len(sys.argv) > 3 else None)

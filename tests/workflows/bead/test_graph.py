@@ -256,7 +256,12 @@ def test_a_pytest_test_file_is_the_unit_stage_in_a_scratch_repo(
         "from pkg.m import sum_squares\n\n\ndef test_it():\n    assert sum_squares([1, 2, 3]) == 14\n"
     )
     bead = _bead(
-        target={"file": "pkg/m.py", "function": "sum_squares", "signature": "def sum_squares(xs):"},
+        target={
+            "file": "pkg/m.py",
+            "function": "sum_squares",
+            "signature": "def sum_squares(xs):",
+            "create": True,
+        },
         tests=[],
         test_file="test_m.py",
         budgets={"integration": 2},
@@ -265,7 +270,9 @@ def test_a_pytest_test_file_is_the_unit_stage_in_a_scratch_repo(
     out = _run(build_bead_graph(gen, inproc), bead, repo=repo)
     assert out["status"] == "passed", out["message"]
     runs = [c.argv[:5] for c in inproc.commands]
-    assert runs == [("python", "-m", "pytest", "-q", "test_m.py")] * 2
+    # once on the unchanged repository (the baseline of failing tests), then per attempt
+    assert runs == [("python", "-m", "pytest", "-q", "test_m.py")] * 3
+    assert "def sum_squares" not in inproc.commands[0].files.get("pkg/m.py", "")
     # the stage asks pytest for a fresh JUnit report: an exit status alone is not a pass
     assert all(c.argv[5].startswith("--junitxml=") for c in inproc.commands)
     assert "def sum_squares(xs):" in inproc.commands[-1].files["pkg/m.py"]
