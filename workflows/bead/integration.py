@@ -26,10 +26,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import PurePosixPath
 from typing import Any
 
 from beadline.validators.executor import CommandResult, JUnitCase
+from beadline.validators.integration_checks import is_pytest
 from beadline.validators.stages import StageVerdict
 from beadline.workflows.bead.spec import Bead
 
@@ -50,15 +50,6 @@ JUNIT_REPORT = ".beadline-junit.xml"
 """Where a pytest integration command writes its JUnit report (in the scratch copy)."""
 
 _NOT_FOUND = re.compile(r"command not found|no such file or directory|not found", re.IGNORECASE)
-
-
-def is_pytest(argv: Sequence[str]) -> bool:
-    """True for ``pytest ...``, ``py.test ...`` and ``python -m pytest ...``."""
-    if not argv:
-        return False
-    if PurePosixPath(argv[0]).name in ("pytest", "py.test"):
-        return True
-    return any(argv[i] == "-m" and argv[i + 1] == "pytest" for i in range(len(argv) - 1))
 
 
 def junit_command(argv: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
