@@ -119,11 +119,16 @@ def repository_error(repo: Path | str) -> str:
     )
 
 
+def _taken(store: RunStore, thread: str) -> bool:
+    """A thread id already used: a stored run or a checkpoint under it."""
+    return store.get(thread) is not None or store.has_checkpoint(thread)
+
+
 def _new_thread_id(store: RunStore, bead_id: str) -> str:
     """``<bead>-<date>-<time>``, with ``-2``, ``-3``… when runs start within the same second."""
     base = validate_thread_id(f"{bead_id}-{time.strftime('%Y%m%d-%H%M%S')}")
     thread, n = base, 1
-    while store.get(thread) is not None or store.has_checkpoint(thread):
+    while _taken(store, thread):
         n += 1
         thread = f"{base}-{n}"
     return thread
@@ -175,7 +180,7 @@ def start_run(
     if options.db is None or options.report_dir is None:
         _prepare_workspace(workspace)  # only when beadline's own files go there
     with open_store(db) as store:
-        if named is not None and (store.get(named) is not None or store.has_checkpoint(named)):
+        if named is not None and _taken(store, named):
             raise UserError(
                 f"thread {named!r} already exists in {store.location}; continue it with "
                 f"`beadline bead resume {named}` or pass another --thread"
