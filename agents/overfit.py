@@ -8,11 +8,16 @@ example's output), MBPP 20 ``return n == 383`` (the one input whose expected val
 accepts it stops searching too early and a report counts a pass that is not one.
 
 :func:`find_overfit` reads the program's syntax tree (it never runs it) and the tests'
-literal inputs and expected values, and reports each of three patterns with the line and the
+literal inputs and expected values, and reports each of four patterns with the line and the
 test it copies:
 
 - ``returns_expected``: a ``return`` (or ``print``, for stdin/stdout tests) of a literal
   equal to the expected output of a test, when the tests do not all expect that value;
+- ``ignores_input``: a function that takes parameters and uses none of them (beyond
+  emptiness checks such as ``if not xs:``) returning, as a literal, the expected output of the
+  *only* readable test — MBPP 16 guided by its first assert, ``return 'Found a match!'``. One
+  test cannot show that the answer is constant, so any value counts here (``True``, ``20``),
+  ``None`` excepted;
 - ``branch_on_input``: a condition (``if``/``elif``/``while``, a conditional expression, a
   returned comparison or ``match`` case) that compares a parameter (or the input read from
   stdin) with a test's literal input, whose branch then returns a literal, or whose
@@ -47,8 +52,8 @@ from beadline.validators.executor import TestCase
 
 __all__ = ["Example", "OverfitFinding", "distinctive", "examples_of", "find_overfit"]
 
-FindingKind = Literal["returns_expected", "branch_on_input", "lookup_table"]
-"""The three patterns (see the module docstring)."""
+FindingKind = Literal["returns_expected", "ignores_input", "branch_on_input", "lookup_table"]
+"""The four patterns (see the module docstring)."""
 
 _SMALL_INT = 10
 """Integers with ``abs(v) <= _SMALL_INT`` are base-case values, never distinctive."""
@@ -372,12 +377,18 @@ def _unique_expected(value: Any, examples: list[Example]) -> Example | None:
 _EMPTY_LITERALS: tuple[Any, ...] = (0, None, False, "", (), [])
 
 
-def _is_emptiness_check(node: ast.expr, names: set[str]) -> bool:
-    """``not p``, ``p``, ``len(p) == 0``, ``len(p) < 1``, ``p is None``, ``p == []`` …"""
+def _is_emptiness_check(node: ast.expr, names: set[str], *, strict: bool = False) -> bool:
+    """``not p``, ``p``, ``len(p) == 0``, ``len(p) < 1``, ``p is None``, ``p == []`` …
+
+    Loose (the default), any comparison of a parameter with ``0``, ``1`` or an empty value
+    counts (``n <= 0``, ``n < 1``: base cases). ``strict`` keeps only what tests emptiness
+    itself — ``==``/``!=``/``is``/``is not`` an empty value, ``len(p) < 1`` — since
+    ``if n <= 0: return False`` / ``return True`` is a real, if weak, use of ``n``.
+    """
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return _is_emptiness_check(node.operand, names)
+        return _is_emptiness_check(node.operand, names, strict=strict)
     if isinstance(node, ast.BoolOp):
-        return all(_is_emptiness_check(v, names) for v in node.values)
+        return all(_is_emptiness_check(v, names, strict=strict) for v in node.values)
     if _subject(node, names) is not None:
         return True
     if (
@@ -388,19 +399,28 @@ def _is_emptiness_check(node: ast.expr, names: set[str]) -> bool:
     ):
         return _subject(node.args[0], names) is not None
     if isinstance(node, ast.Compare) and len(node.ops) == 1:
-        left, right = node.left, node.comparators[0]
+        left, right, op = node.left, node.comparators[0], node.ops[0]
         value = _literal(right)
         small = value is not _MISSING and (value in _EMPTY_LITERALS or value == 1)
+        if strict:
+            sized = isinstance(left, ast.Call) and _is_emptiness_check(left, names)
+            equality = isinstance(op, ast.Eq | ast.NotEq | ast.Is | ast.IsNot)
+            empty = value is not _MISSING and (value == 0 if sized else value in _EMPTY_LITERALS)
+            below_one = sized and isinstance(op, ast.Lt) and value == 1
+            return ((equality and empty) or below_one) and _is_emptiness_check(left, names)
         return small and _is_emptiness_check(left, names)
     return False
 
 
-def _uses_input(fn: ast.FunctionDef | ast.AsyncFunctionDef, names: set[str]) -> bool:
-    """Whether the function uses a parameter beyond emptiness checks (``if not xs:``)."""
+def _uses_input(
+    fn: ast.FunctionDef | ast.AsyncFunctionDef, names: set[str], *, strict: bool = False
+) -> bool:
+    """Whether the function uses a parameter beyond emptiness checks (``if not xs:``; see
+    :func:`_is_emptiness_check` for ``strict``)."""
     checks: set[int] = set()
     for node in ast.walk(fn):
         if isinstance(node, ast.If | ast.IfExp | ast.While) and _is_emptiness_check(
-            node.test, names
+            node.test, names, strict=strict
         ):
             checks.update(id(n) for n in ast.walk(node.test))
     return any(
@@ -420,6 +440,14 @@ def _copied_return(value: Any, examples: list[Example], *, computes: bool) -> Ex
     return _unique_expected(value, examples)
 
 
+def _ignored_input_answer(value: Any, examples: list[Example]) -> Example | None:
+    """The only readable test, when a function that ignores its input returns its expected
+    output (``value``; ``None`` is what a function without a return gives, never flagged)."""
+    if value is None or len(examples) != 1 or not _same(examples[0].expected, value):
+        return None
+    return examples[0]
+
+
 def _function_findings(
     fn: ast.FunctionDef | ast.AsyncFunctionDef, examples: list[Example]
 ) -> list[OverfitFinding]:
@@ -430,6 +458,7 @@ def _function_findings(
     if not calls:
         return found
     computes = _uses_input(fn, names)
+    ignores = bool(params) and not _uses_input(fn, names, strict=True)
     for node in ast.walk(fn):
         if isinstance(node, ast.Return) and node.value is not None:
             for expr in _branches(node.value):
@@ -444,6 +473,16 @@ def _function_findings(
                             line=node.lineno,
                             test=ex.test,
                             detail=f"returns {value!r}, the expected output",
+                        )
+                    )
+                elif ignores and (ex := _ignored_input_answer(value, calls)) is not None:
+                    found.append(
+                        OverfitFinding(
+                            kind="ignores_input",
+                            line=node.lineno,
+                            test=ex.test,
+                            detail=f"uses none of its parameters and returns {value!r}, "
+                            "the expected output",
                         )
                     )
             if isinstance(node.value, ast.Compare | ast.BoolOp | ast.UnaryOp):

@@ -91,6 +91,61 @@ def test_the_real_tasks_give_the_same_findings() -> None:
     ]
 
 
+def test_programs_that_ignore_their_input_and_return_the_one_visible_answer_are_flagged() -> None:
+    # kept by egcfg and sample-filter on MBPP 11-70 guided by the first assert (issue 14): each
+    # passes the one visible test and fails every held-out one
+    for number, program in (
+        (16, 'def text_lowercase_underscore(text):\n    return "Found a match!"\n'),
+        (19, "def test_duplicate(arr):\n    return False\n"),
+        (20, "def is_woodall(n):\n    if not n:\n        return False\n    return True\n"),
+        (35, "def find_rect_num(n):\n    return 20\n"),
+    ):
+        (task,) = load_mbpp(ids=[number], guide_tests="first")
+        findings = find_overfit(program, entry_point=task.entry_point, tests=task.tests)
+        assert [f.kind for f in findings] == ["ignores_input"], number
+        assert "uses none of its parameters" in findings[0].reason
+        # with all three asserts visible, only the copy of a distinctive value is evidence
+        (judged,) = load_mbpp(ids=[number], guide_tests="all")
+        assert "ignores_input" not in _find(program, judged.entry_point, judged.tests)
+
+
+@pytest.mark.parametrize(
+    ("program", "tests"),
+    [
+        pytest.param(
+            "def five_times(n):\n    return n * 5\n",
+            _asserts("assert five_times(4) == 20"),
+            id="computes-from-its-input",
+        ),
+        pytest.param(
+            "def answer():\n    return 42\n",
+            _asserts("assert answer() == 42"),
+            id="no-parameters",
+        ),
+        pytest.param(
+            "def log(message):\n    return None\n",
+            _asserts("assert log('x') is None"),
+            id="returns-none",
+        ),
+        pytest.param(
+            "def is_positive(n):\n    if n <= 0:\n        return False\n    return True\n",
+            _asserts("assert is_positive(5) == True"),
+            id="a-real-condition-on-the-input",
+        ),
+        pytest.param(
+            "def is_even(n):\n    return n % 2 == 0\n",
+            _asserts("assert is_even(4) == True"),
+            id="returns-a-computed-bool",
+        ),
+    ],
+)
+def test_one_visible_test_and_a_program_that_uses_its_input_is_not_flagged(
+    program: str, tests: tuple[TestCase, ...]
+) -> None:
+    entry_point = program.split("(")[0].removeprefix("def ")
+    assert _find(program, entry_point, tests) == []
+
+
 @pytest.mark.parametrize(
     ("program", "entry_point", "tests", "kind"),
     [

@@ -1,0 +1,172 @@
+"""How well the overfit guard tells copied answers from real ones, on programs a benchmark kept.
+
+Reads ``beadline bench run`` results files and, for every program that passed its *visible*
+tests, asks :func:`beadline.agents.overfit.find_overfit` (with the visible tests the decoder
+saw, rebuilt from the dataset) whether it copies them. The held-out verdict already in the
+results file says which programs really were overfit (visible pass, held-out fail), so the
+table is the guard's confusion matrix on real programs:
+
+- *caught*: flagged, and held out they fail (the guard was right);
+- *false alarms*: flagged, yet they pass held out (a correct program the guard would refuse);
+- *missed*: not flagged, and held out they fail (overfit the guard cannot see);
+- *clean*: not flagged, and they pass held out.
+
+Programs the guard refused during the run (the decoder went on searching) are counted in the
+``refused in the run`` column (the results' ``guard_rejections``), not in the matrix: the
+program kept is what the search found after them. Only tasks with held-out tests count
+(MBPP ``--guide-tests first``, HumanEval's hidden ``check``, JSONL tasks with held-out tests).
+
+    .venv/bin/python benchmarks/overfit_audit.py RESULTS.jsonl [RESULTS.jsonl ...]
+    .venv/bin/python benchmarks/overfit_audit.py RESULTS.jsonl --show missed   # list programs
+
+It never runs a program: the guard reads syntax trees only, so an audit takes seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from beadline.agents.errors import UserError
+from beadline.agents.overfit import find_overfit
+from beadline.agents.task import Task
+from beadline.workflows.bench.datasets import load_tasks
+
+CELLS = ("caught", "false alarms", "missed", "clean")
+
+
+def read_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """The result rows of ``paths`` (the last row of a key wins, as ``bench report`` reads).
+
+    Raises:
+        UserError: a file is missing or a line is not JSON.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        if not path.is_file():
+            raise UserError(
+                f"results file {path} not found: pass a `beadline bench run --out` file"
+            )
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}:{n} is not JSON ({exc.msg})") from None
+            rows[f"{path}|{row.get('key')}"] = row
+    return list(rows.values())
+
+
+def _number(task_id: str) -> int | None:
+    match = re.fullmatch(r"(?:mbpp|HumanEval)/(\d+)", task_id)
+    return int(match.group(1)) if match else None
+
+
+def visible_tasks(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], Task]:
+    """The tasks of ``rows`` as the decoder saw them, by ``(dataset, guide_tests, task_id)``
+    (MBPP and HumanEval; a JSONL dataset's rows are skipped: its file is not recorded)."""
+    wanted: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for row in rows:
+        number = _number(str(row.get("task_id", "")))
+        if row.get("dataset") in ("mbpp", "humaneval") and number is not None:
+            wanted[(row["dataset"], row.get("guide_tests") or "all")].add(number)
+    tasks: dict[tuple[str, str, str], Task] = {}
+    for (dataset, guide), ids in wanted.items():
+        for task in load_tasks(dataset, ids=sorted(ids), guide_tests=guide):
+            tasks[(dataset, guide, task.task_id)] = task
+    return tasks
+
+
+def _visible_passed(row: dict[str, Any]) -> bool:
+    visible = row.get("visible") or {}
+    return bool(visible.get("passed"))
+
+
+def audit(rows: Sequence[dict[str, Any]]) -> tuple[dict[str, Counter[str]], dict[str, list[str]]]:
+    """Per method: the confusion counts (``CELLS`` plus ``refused in the run``), and the keys of
+    the programs in each cell."""
+    tasks = visible_tasks(rows)
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    keys: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        method = str(row.get("method"))
+        if not row.get("n_held_out_tests"):
+            continue
+        if refused := int(row.get("guard_rejections") or 0):
+            counts[method]["refused in the run"] += refused
+        where = (
+            str(row.get("dataset")),
+            str(row.get("guide_tests") or "all"),
+            str(row.get("task_id")),
+        )
+        task = tasks.get(where)
+        if task is None or not _visible_passed(row) or not row.get("program"):
+            continue
+        flagged = bool(find_overfit(row["program"], entry_point=task.entry_point, tests=task.tests))
+        held_out = bool(row.get("passed"))
+        cell = {
+            (True, False): "caught",
+            (True, True): "false alarms",
+            (False, False): "missed",
+            (False, True): "clean",
+        }[(flagged, held_out)]
+        counts[method][cell] += 1
+        keys[cell].append(str(row.get("key")))
+    return counts, keys
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", nargs="+", type=Path)
+    parser.add_argument("--show", choices=CELLS, action="append", default=[])
+    args = parser.parse_args(argv)
+    try:
+        rows = read_results(args.results)
+        counts, keys = audit(rows)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    console = Console(width=max(Console().width, 110))  # the table's seven columns unwrapped
+    table = Table(title="the overfit guard on the programs that passed their visible tests")
+    table.add_column("method", no_wrap=True)
+    for column in ("visible passes", *CELLS, "refused in the run"):
+        table.add_column(column, justify="right")
+    total: Counter[str] = Counter()
+    for method in sorted(counts):
+        c = counts[method]
+        total.update(c)
+        table.add_row(
+            method,
+            str(sum(c[x] for x in CELLS)),
+            *(str(c[x]) for x in CELLS),
+            str(c["refused in the run"]),
+        )
+    table.add_row(
+        "all",
+        str(sum(total[x] for x in CELLS)),
+        *(str(total[x]) for x in CELLS),
+        str(total["refused in the run"]),
+        style="bold",
+    )
+    console.print(table)
+    by_key = {str(r.get("key")): r for r in rows}
+    for cell in args.show:
+        console.rule(cell)
+        for key in keys[cell]:
+            console.print(f"[bold]{key}[/bold]")
+            console.print(by_key[key]["program"].rstrip(), markup=False, highlight=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
