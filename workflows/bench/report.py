@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from beadline.workflows.bench.grid_entries import GridEntry, grid_entries
 from beadline.workflows.bench.runner import METHODS, base_method, read_results
 from beadline.workflows.errors import UserError
 
@@ -113,6 +114,8 @@ class SettingTable:
     """Models named in the lines."""
     paired: tuple[Paired, ...] = ()
     """egcfg's per-task wins/losses against each sample-filter variant."""
+    grid: tuple[GridEntry, ...] = ()
+    """egcfg's grid entry by entry on these tasks (see :mod:`.grid_entries`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -238,6 +241,9 @@ def summarize(lines: Iterable[Mapping[str, Any]]) -> list[SettingTable]:
                 rows=rows,
                 models=tuple(sorted(models.get((dataset, guide), set()))),
                 paired=_paired(by_method, ordered),
+                grid=grid_entries([by_method["egcfg"][t] for t in ordered])
+                if "egcfg" in by_method
+                else (),
             )
         )
     return tables
@@ -323,6 +329,21 @@ def render_markdown(tables: Sequence[SettingTable], charts: Mapping[str, str] | 
             ]
             for t, p in pairs:
                 out.append(f"| {t.guide_tests} | {p.method} | {p.wins} | {p.losses} | {p.ties} |")
+        grids = [(t, g) for t in mine for g in t.grid]
+        if grids:
+            out += [
+                "",
+                "egcfg's grid entry by entry (tried in order until one solves the visible tests):",
+                "",
+                "| guide-tests | # | configuration | runs | share of egcfg's time "
+                "| visible solves | of which pass held out | guard refusals |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
+            for t, g in grids:
+                out.append(
+                    f"| {t.guide_tests} | {g.attempt} | {g.label} | {g.runs} | {g.share:.0f} % "
+                    f"| {g.solved} | {g.held_out} | {g.refused} |"
+                )
         if charts and dataset in charts:
             out += ["", f"![pass@1 on {dataset}]({charts[dataset]})"]
     if not tables:

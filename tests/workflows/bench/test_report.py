@@ -178,3 +178,51 @@ def test_no_paired_table_without_egcfg() -> None:
     rows.append(line(11, "sample-filter", "all", False, seconds=1.0, tokens=5))
     (table,) = summarize(rows)
     assert table.paired == () and "task by task" not in render_markdown([table])
+
+
+def _tried(*attempts: tuple[str, float, str, int]) -> dict:
+    return {
+        "solved_by": {
+            "tried": [
+                {"attempt": i, "label": label, "seconds": s, "status": status, "overfit": ["x"] * r}
+                for i, (label, s, status, r) in enumerate(attempts)
+            ]
+        }
+    }
+
+
+def test_egcfg_grid_entries_show_time_share_and_what_each_entry_found() -> None:
+    plain, guided = "cfg γ=0", "cfg γ=1"
+    rows = []
+    # 11: γ=0 solves, passes held out; 12: γ=0 fails, γ=1 solves but is overfit (after one
+    # guard refusal); 13: both fail; a greedy line is not egcfg's and adds nothing
+    configs = {
+        11: (True, _tried((plain, 1.0, "solved", 0))),
+        12: (False, _tried((plain, 1.0, "unsolved", 0), (guided, 9.0, "solved", 1))),
+        13: (False, _tried((plain, 2.0, "unsolved", 0), (guided, 7.0, "budget", 0))),
+    }
+    for t, (ok, config) in configs.items():
+        x = line(t, "egcfg", "first", ok, seconds=10.0, tokens=300, visible=t != 13)
+        x["config"] = config
+        rows.append(x)
+        rows.append(line(t, "greedy", "first", False, seconds=1.0, tokens=20))
+    (table,) = summarize(rows)
+    first, second = table.grid
+    assert (first.attempt, first.label, first.runs, first.solved, first.held_out) == (
+        0,
+        plain,
+        3,
+        1,
+        1,
+    )
+    assert (second.runs, second.solved, second.held_out, second.refused) == (2, 1, 0, 1)
+    assert first.share == pytest.approx(20.0) and second.share == pytest.approx(80.0)
+    text = render_markdown([table])
+    assert "| first | 0 | cfg γ=0 | 3 | 20 % | 1 | 1 | 0 |" in text
+    assert "| first | 1 | cfg γ=1 | 2 | 80 % | 1 | 0 | 1 |" in text
+
+
+def test_no_grid_table_without_attempt_summaries() -> None:
+    rows = [line(11, "egcfg", "all", True, seconds=1.0, tokens=5)]
+    (table,) = summarize(rows)
+    assert table.grid == () and "grid entry by entry" not in render_markdown([table])
