@@ -4,8 +4,10 @@ Each candidate grid of a YAML file (``name: [settings mapping, ...]``; default
 ``benchmarks/grids/tune.yaml``) is run with ``beadline bench run --split validation -m egcfg
 --guide-tests first --grid ...`` into ``OUT_DIR/NAME.jsonl``. A rerun of this script skips every
 (grid, task) already finished — ``bench run`` resumes its results file — so a killed sweep goes on
-where it stopped. Then one table ranks the grids by held-out passes (guided by the first assert,
-judged on all three plus the challenge asserts), then by median wall seconds per task:
+where it stopped. Then one table ranks the grids, on the tasks every grid finished, by held-out
+passes (guided by the first assert, judged on all three plus the challenge asserts), then by
+median wall seconds per task; ``by entry 0 / later`` splits the held-out passes between the
+grid's first (γ=0) entry and the guided entries after it:
 
     .venv/bin/python benchmarks/tune_grid.py --out-dir tune --task-time-budget 60
     .venv/bin/python benchmarks/tune_grid.py --out-dir tune --summary-only   # the table only
@@ -22,7 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,8 @@ from typing import Any
 import yaml
 from rich.console import Console
 from rich.table import Table
+
+from beadline.workflows.bench.grid_entries import grid_entries
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_GRIDS = HERE / "grids" / "tune.yaml"
@@ -46,6 +50,10 @@ class GridScore:
     guard_rejections: int
     median_wall_s: float
     errors: int
+    by_first_entry: int = 0
+    """Held-out passes found by the grid's first entry (γ=0 in every grid of tune.yaml)."""
+    by_later_entries: int = 0
+    """Held-out passes found by the entries after it (the guided ones)."""
 
     @property
     def overfit(self) -> int:
@@ -77,13 +85,22 @@ def read_grids(path: Path) -> dict[str, list[dict[str, Any]]]:
     return grids
 
 
-def score(name: str, lines: Sequence[Mapping[str, Any]]) -> GridScore:
-    """Score one grid from its results lines (the last line per task counts)."""
-    latest: dict[str, Mapping[str, Any]] = {}
-    for line in lines:
-        latest[str(line["task_id"])] = line
-    finished = [ln for ln in latest.values() if ln.get("status") != "error"]
+def latest(lines: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """The last line of every task (a rerun supersedes)."""
+    return {str(line["task_id"]): line for line in lines}
+
+
+def score(
+    name: str, lines: Sequence[Mapping[str, Any]], tasks: Collection[str] | None = None
+) -> GridScore:
+    """Score one grid from its results lines (the last line per task counts), on ``tasks``
+    only when given (the tasks every grid finished, so that grids are compared alike)."""
+    last = latest(lines)
+    if tasks is not None:
+        last = {t: ln for t, ln in last.items() if t in tasks}
+    finished = [ln for ln in last.values() if ln.get("status") != "error"]
     walls = [float(ln.get("wall_s") or 0.0) for ln in finished]
+    entries = grid_entries(finished)
     return GridScore(
         name=name,
         tasks=len(finished),
@@ -91,8 +108,25 @@ def score(name: str, lines: Sequence[Mapping[str, Any]]) -> GridScore:
         visible=sum(1 for ln in finished if (ln.get("visible") or {}).get("passed")),
         guard_rejections=sum(int(ln.get("guard_rejections") or 0) for ln in finished),
         median_wall_s=statistics.median(walls) if walls else 0.0,
-        errors=len(latest) - len(finished),
+        errors=len(last) - len(finished),
+        by_first_entry=sum(e.held_out for e in entries if e.attempt == 0),
+        by_later_entries=sum(e.held_out for e in entries if e.attempt > 0),
     )
+
+
+def common_tasks(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[set[str], set[str]]:
+    """The tasks every grid with results finished, and the tasks only some did (a sweep
+    stopped in the middle of a chunk)."""
+    sets = [{t for t, ln in latest(lines).items()} for lines in results.values() if lines]
+    if not sets:
+        return set(), set()
+    common = set.intersection(*sets)
+    return common, set.union(*sets) - common
+
+
+def _number(task_id: str) -> tuple[int, str]:
+    tail = task_id.rpartition("/")[2]
+    return (int(tail), "") if tail.isdigit() else (-1, task_id)
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
@@ -144,7 +178,17 @@ def run_grid(
 def table(scores: Sequence[GridScore]) -> Table:
     """The ranking as a rich table."""
     out = Table(title="egcfg grids on MBPP validation (511–600), guided by the first assert")
-    for column in ("rank", "grid", "tasks", "held-out pass", "visible", "overfit", "guard"):
+    columns = (
+        "rank",
+        "grid",
+        "tasks",
+        "held-out pass",
+        "by entry 0 / later",
+        "visible",
+        "overfit",
+        "guard",
+    )
+    for column in columns:
         out.add_column(column, justify="right" if column != "grid" else "left")
     out.add_column("median s/task", justify="right")
     out.add_column("errors", justify="right")
@@ -154,6 +198,7 @@ def table(scores: Sequence[GridScore]) -> Table:
             s.name,
             str(s.tasks),
             f"{s.held_out} ({100 * s.held_out / s.tasks:.1f} %)" if s.tasks else "0",
+            f"{s.by_first_entry} / {s.by_later_entries}",
             str(s.visible),
             str(s.overfit),
             str(s.guard_rejections),
@@ -188,8 +233,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.summary_only:
         for name, grid in chosen.items():
             status = run_grid(name, grid, args.out_dir, bench_args) or status
-    scores = [score(n, read_lines(args.out_dir / f"{n}.jsonl")) for n in chosen]
-    Console().print(table(scores))
+    results = {n: read_lines(args.out_dir / f"{n}.jsonl") for n in chosen}
+    tasks, partial = common_tasks(results)
+    scores = [score(n, lines, tasks) for n, lines in results.items()]
+    console = Console(width=max(Console().width, 130))  # the table unwrapped
+    console.print(table(scores))
+    if partial:
+        console.print(
+            f"compared on the {len(tasks)} tasks every grid finished; left out (some grids "
+            f"only): {', '.join(sorted(partial, key=_number))}"
+        )
     return status
 
 

@@ -74,6 +74,42 @@ def test_scores_count_held_out_passes_the_last_line_per_task_and_rank_by_them() 
     assert [s.name for s in tune.ranked([c, a, b])] == ["b", "a", "c"]
 
 
+def _tried(*statuses: str) -> dict[str, Any]:
+    return {
+        "method": "egcfg",
+        "config": {
+            "solved_by": {
+                "tried": [
+                    {"attempt": i, "label": f"e{i}", "seconds": 1.0, "status": st}
+                    for i, st in enumerate(statuses)
+                ]
+            }
+        },
+    }
+
+
+def test_grids_are_compared_on_the_tasks_every_grid_finished_with_the_entry_split() -> None:
+    results = {
+        # a: 511 by its γ=0 entry, 512 by its second entry, and 513 (the others have not run it)
+        "a": [
+            _line("mbpp/511", passed=True, visible=True, wall=2.0, **_tried("solved")),
+            _line("mbpp/512", passed=True, visible=True, wall=9.0, **_tried("unsolved", "solved")),
+            _line("mbpp/513", passed=True, visible=True, wall=9.0, **_tried("solved")),
+        ],
+        "b": [
+            _line("mbpp/511", passed=False, visible=False, wall=5.0),
+            _line("mbpp/512", passed=True, visible=True, wall=5.0, **_tried("solved")),
+        ],
+        "empty": [],
+    }
+    tasks, partial = tune.common_tasks(results)
+    assert tasks == {"mbpp/511", "mbpp/512"} and partial == {"mbpp/513"}
+    a = tune.score("a", results["a"], tasks)
+    assert (a.tasks, a.held_out, a.by_first_entry, a.by_later_entries) == (2, 2, 1, 1)
+    assert tune.score("a", results["a"]).tasks == 3  # without the common set: all it finished
+    assert tune.common_tasks({"x": []}) == (set(), set())
+
+
 def test_a_sweep_resumes_where_it_stopped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
