@@ -329,7 +329,7 @@ def render_markdown(tables: Sequence[SettingTable], charts: Mapping[str, str] | 
             ]
             for t, p in pairs:
                 out.append(f"| {t.guide_tests} | {p.method} | {p.wins} | {p.losses} | {p.ties} |")
-        grids = [(t, g) for t in mine for g in t.grid]
+        grids = [(t, entry) for t in mine for entry in t.grid]
         if grids:
             out += [
                 "",
@@ -339,10 +339,10 @@ def render_markdown(tables: Sequence[SettingTable], charts: Mapping[str, str] | 
                 "| visible solves | of which pass held out | guard refusals |",
                 "|---|---|---|---|---|---|---|---|",
             ]
-            for t, g in grids:
+            for t, entry in grids:
                 out.append(
-                    f"| {t.guide_tests} | {g.attempt} | {g.label} | {g.runs} | {g.share:.0f} % "
-                    f"| {g.solved} | {g.held_out} | {g.refused} |"
+                    f"| {t.guide_tests} | {entry.attempt} | {entry.label} | {entry.runs} | {entry.share:.0f} % "
+                    f"| {entry.solved} | {entry.held_out} | {entry.refused} |"
                 )
         if charts and dataset in charts:
             out += ["", f"![pass@1 on {dataset}]({charts[dataset]})"]
