@@ -439,13 +439,19 @@ def _uses_input(
     )
 
 
-def _copied_return(value: Any, examples: list[Example], *, computes: bool) -> Example | None:
+def _copied_return(
+    value: Any, examples: list[Example], *, computes: bool, decides: bool
+) -> Example | None:
     """The test whose expected output a returned literal copies, when that is suspicious:
     a distinctive container (a computed-looking answer such as ``(10, 24)``) always; a
-    number or a string only when the function computes nothing from its input (strings and
-    numbers chosen by a real condition are labels and domain constants: ``'Found a match!'``,
-    ``return 28`` for February)."""
-    if computes and not isinstance(value, list | tuple | dict | set | frozenset):
+    number only when the function computes nothing from its input beyond base-case checks
+    (``computes``: ``if n == 0: return 0`` / ``return 109`` is flagged); a string only when no
+    condition on the input chooses it (``decides``: strings chosen by a real condition are
+    labels, ``if b == 0: return "Yes"`` / ``return "No"``, MBPP 840's reference). Numbers
+    chosen by a real condition are domain constants (``return 28`` for February)."""
+    if isinstance(value, list | tuple | dict | set | frozenset):
+        return _unique_expected(value, examples)
+    if computes or (decides and isinstance(value, str | bytes)):
         return None
     return _unique_expected(value, examples)
 
@@ -468,14 +474,15 @@ def _function_findings(
     if not calls:
         return found
     computes = _uses_input(fn, names)
-    ignores = bool(params) and not _uses_input(fn, names, strict=True)
+    decides = _uses_input(fn, names, strict=True)
+    ignores = bool(params) and not decides
     for node in ast.walk(fn):
         if isinstance(node, ast.Return) and node.value is not None:
             for expr in _branches(node.value):
                 value = _literal(expr)
                 if value is _MISSING:
                     continue
-                ex = _copied_return(value, calls, computes=computes)
+                ex = _copied_return(value, calls, computes=computes, decides=decides)
                 if ex is not None:
                     found.append(
                         OverfitFinding(

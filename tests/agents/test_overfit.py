@@ -138,6 +138,15 @@ def test_programs_that_ignore_their_input_and_return_the_one_visible_answer_are_
             id="mbpp-840-reference-a-condition-on-zero",
         ),
         pytest.param(
+            'def Check_Solution(a, b, c):\n    if b == 0:\n        return "Yes"\n    return "No"\n',
+            _asserts(
+                'assert Check_Solution(2,0,-1) == "Yes"',
+                'assert Check_Solution(1,-5,6) == "No"',
+                'assert Check_Solution(2,0,2) == "Yes"',
+            ),
+            id="mbpp-840-reference-labels-chosen-by-a-condition",
+        ),
+        pytest.param(
             "def is_even(n):\n    return n % 2 == 0\n",
             _asserts("assert is_even(4) == True"),
             id="returns-a-computed-bool",
