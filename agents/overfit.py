@@ -375,6 +375,7 @@ def _unique_expected(value: Any, examples: list[Example]) -> Example | None:
 
 
 _EMPTY_LITERALS: tuple[Any, ...] = (0, None, False, "", (), [])
+"""What a loose emptiness check compares with (``n == 0`` counts: a base case)."""
 
 
 def _is_emptiness_check(node: ast.expr, names: set[str], *, strict: bool = False) -> bool:
@@ -414,6 +415,7 @@ def _is_emptiness_check(node: ast.expr, names: set[str], *, strict: bool = False
 
 
 _EMPTY_VALUES: tuple[Any, ...] = (None, "", (), [], {})
+"""What a strict emptiness check compares a parameter with (no numbers: ``b == 0`` decides)."""
 
 
 def _is_empty(value: Any) -> bool:
