@@ -46,32 +46,24 @@ from rich.table import Table
 from beadline.agents.errors import UserError
 from beadline.agents.overfit import find_overfit
 from beadline.agents.task import Task
+from beadline.workflows.bench import runner
 from beadline.workflows.bench.datasets import load_tasks
+from beadline.workflows.bench.report import latest_lines
 
 CELLS = ("caught", "false alarms", "missed", "clean")
 
 
 def read_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
-    """The result rows of ``paths`` (the last row of a key wins, as ``bench report`` reads).
+    """The result rows of ``paths``, the last row of a key per file (as ``bench report``).
 
     Raises:
-        UserError: a file is missing or a line is not JSON.
+        UserError: a file is missing or a line (other than a killed write's tail) is not a
+            result line.
     """
-    rows: dict[str, dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
     for path in paths:
-        if not path.is_file():
-            raise UserError(
-                f"results file {path} not found: pass a `beadline bench run --out` file"
-            )
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{n} is not JSON ({exc.msg})") from None
-            rows[f"{path}|{row.get('key')}"] = row
-    return list(rows.values())
+        rows += [dict(row) for row in latest_lines(runner.read_results([path]))]
+    return rows
 
 
 def _number(task_id: str) -> int | None:

@@ -109,11 +109,12 @@ def test_a_missing_or_broken_results_file_is_one_clear_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert audit_script.main([str(tmp_path / "none.jsonl")]) == 1
-    assert "none.jsonl not found" in capsys.readouterr().err
+    assert "no results file" in capsys.readouterr().err
     bad = tmp_path / "bad.jsonl"
-    bad.write_text("{not json\n", encoding="utf-8")
+    good = json.dumps(_row(11, "egcfg", REMOVE_OCC, visible=True, held_out=True))
+    bad.write_text("{not json\n" + good + "\n", encoding="utf-8")
     assert audit_script.main([str(bad)]) == 1
-    assert "bad.jsonl:1 is not JSON" in capsys.readouterr().err
+    assert "bad.jsonl:1: not a result line" in capsys.readouterr().err
 
 
 def test_on_known_correct_code_the_guard_raises_only_the_known_false_alarms(
