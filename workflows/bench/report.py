@@ -261,6 +261,17 @@ def _span(task_ids: Sequence[str]) -> str:
     return f"{task_ids[0]} … {task_ids[-1]}"
 
 
+def _markdown_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], *, caption: str = ""
+) -> list[str]:
+    """A Markdown table after a blank line (and its caption); nothing when there are no rows."""
+    if not rows:
+        return []
+    out = ["", caption, ""] if caption else [""]
+    out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return out + ["| " + " | ".join(row) + " |" for row in rows]
+
+
 def render_markdown(tables: Sequence[SettingTable], charts: Mapping[str, str] | None = None) -> str:
     """The report text: a side-by-side pass@1/RSR table per dataset, then cost per setting."""
     out = ["# beadline benchmark report", ""]
@@ -300,50 +311,77 @@ def render_markdown(tables: Sequence[SettingTable], charts: Mapping[str, str] | 
                         "—" if row.method == BASELINE else _pct(row.rsr),
                     ]
             out.append("| " + " | ".join(cells) + " |")
-        out += [
-            "",
-            "| guide-tests | method | tasks | pass@1 | visible | overfit | guard rejections "
-            "| RSR | median s/task | median tokens generated | median tokens evaluated "
-            "| statuses |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for t in mine:
-            for r in t.rows:
-                statuses = ", ".join(f"{k} {v}" for k, v in r.statuses.items())
-                out.append(
-                    f"| {t.guide_tests} | {r.method} | {r.n} | {r.pass_at_1:.1f} "
-                    f"| {r.visible_pct:.1f} ({r.visible_passed}) | {r.overfit} "
-                    f"| {r.guard_rejections} "
-                    f"| {'—' if r.method == BASELINE else _pct(r.rsr)} "
-                    f"| {r.median_seconds:.1f} | {r.median_tokens_generated:.0f} "
-                    f"| {r.median_tokens_evaluated:.0f} | {statuses} |"
-                )
-        pairs = [(t, p) for t in mine for p in t.paired]
-        if pairs:
-            out += [
-                "",
-                "egcfg against sample-filter, task by task (held-out verdict):",
-                "",
-                "| guide-tests | against | egcfg wins | egcfg losses | ties |",
-                "|---|---|---|---|---|",
-            ]
-            for t, p in pairs:
-                out.append(f"| {t.guide_tests} | {p.method} | {p.wins} | {p.losses} | {p.ties} |")
-        grids = [(t, entry) for t in mine for entry in t.grid]
-        if grids:
-            out += [
-                "",
-                "egcfg's grid entry by entry (tried in order until one solves the visible tests):",
-                "",
-                "| guide-tests | # | configuration | runs | share of egcfg's time "
-                "| visible solves | of which pass held out | guard refusals |",
-                "|---|---|---|---|---|---|---|---|",
-            ]
-            for t, entry in grids:
-                out.append(
-                    f"| {t.guide_tests} | {entry.attempt} | {entry.label} | {entry.runs} | {entry.share:.0f} % "
-                    f"| {entry.solved} | {entry.held_out} | {entry.refused} |"
-                )
+        out += _markdown_table(
+            [
+                "guide-tests",
+                "method",
+                "tasks",
+                "pass@1",
+                "visible",
+                "overfit",
+                "guard rejections",
+                "RSR",
+                "median s/task",
+                "median tokens generated",
+                "median tokens evaluated",
+                "statuses",
+            ],
+            [
+                [
+                    t.guide_tests,
+                    r.method,
+                    str(r.n),
+                    f"{r.pass_at_1:.1f}",
+                    f"{r.visible_pct:.1f} ({r.visible_passed})",
+                    str(r.overfit),
+                    str(r.guard_rejections),
+                    "—" if r.method == BASELINE else _pct(r.rsr),
+                    f"{r.median_seconds:.1f}",
+                    f"{r.median_tokens_generated:.0f}",
+                    f"{r.median_tokens_evaluated:.0f}",
+                    ", ".join(f"{k} {v}" for k, v in r.statuses.items()),
+                ]
+                for t in mine
+                for r in t.rows
+            ],
+        )
+        out += _markdown_table(
+            ["guide-tests", "against", "egcfg wins", "egcfg losses", "ties"],
+            [
+                [t.guide_tests, p.method, str(p.wins), str(p.losses), str(p.ties)]
+                for t in mine
+                for p in t.paired
+            ],
+            caption="egcfg against sample-filter, task by task (held-out verdict):",
+        )
+        out += _markdown_table(
+            [
+                "guide-tests",
+                "#",
+                "configuration",
+                "runs",
+                "share of egcfg's time",
+                "visible solves",
+                "of which pass held out",
+                "guard refusals",
+            ],
+            [
+                [
+                    t.guide_tests,
+                    str(e.attempt),
+                    e.label,
+                    str(e.runs),
+                    f"{e.share:.0f} %",
+                    str(e.solved),
+                    str(e.held_out),
+                    str(e.refused),
+                ]
+                for t in mine
+                for e in t.grid
+            ],
+            caption="egcfg's grid entry by entry (tried in order until one solves the visible "
+            "tests):",
+        )
         if charts and dataset in charts:
             out += ["", f"![pass@1 on {dataset}]({charts[dataset]})"]
     if not tables:
