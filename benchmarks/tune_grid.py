@@ -19,7 +19,6 @@ reported on.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,9 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from beadline.validators.errors import UserError
 from beadline.workflows.bench.grid_entries import grid_entries
+from beadline.workflows.bench.runner import read_results
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_GRIDS = HERE / "grids" / "tune.yaml"
@@ -130,10 +131,14 @@ def _number(task_id: str) -> tuple[int, str]:
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
-    """The JSON lines of a results file (none when it does not exist yet)."""
+    """The result lines of a results file (none when it does not exist yet), read by the bench
+    runner's reader: the tail of a killed write is skipped, a broken line is a one-line error."""
     if not path.is_file():
         return []
-    return [json.loads(raw) for raw in path.read_text(encoding="utf-8").splitlines() if raw]
+    try:
+        return read_results([path])
+    except UserError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def ranked(scores: Sequence[GridScore]) -> list[GridScore]:

@@ -124,3 +124,15 @@ def test_a_sweep_resumes_where_it_stopped(
     assert tune.main([*args, "--task-time-budget", "30"]) == 0  # nothing left to run
     assert results.read_text().splitlines() == first
     assert "plain" in capsys.readouterr().out
+
+
+def test_read_lines_skips_a_killed_writes_tail_and_names_a_broken_line(tmp_path: Path) -> None:
+    good = {**_line("mbpp/511", passed=True, visible=True, wall=1.0), "key": "mbpp/511 egcfg"}
+    killed = tmp_path / "killed.jsonl"
+    killed.write_text(json.dumps(good) + "\n" + '{"key": "mbpp/512', encoding="utf-8")
+    assert [ln["task_id"] for ln in tune.read_lines(killed)] == ["mbpp/511"]
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("not json\n" + json.dumps(good) + "\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"broken\.jsonl:1"):
+        tune.read_lines(broken)
+    assert tune.read_lines(tmp_path / "missing.jsonl") == []
