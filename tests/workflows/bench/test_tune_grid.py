@@ -42,7 +42,7 @@ def test_the_packaged_grids_are_valid_settings() -> None:
     from beadline.workflows.bench.runner import decoder_settings
 
     grids = tune.read_grids(tune.DEFAULT_GRIDS)
-    assert "default" in grids and "half-before-one" in grids
+    assert "paper-order" in grids and "half-before-one" in grids
     for grid in grids.values():
         _, configs = decoder_settings({}, tuple(grid))
         assert configs and len(configs) == len(grid)
@@ -136,3 +136,9 @@ def test_read_lines_skips_a_killed_writes_tail_and_names_a_broken_line(tmp_path:
     with pytest.raises(SystemExit, match=r"broken\.jsonl:1"):
         tune.read_lines(broken)
     assert tune.read_lines(tmp_path / "missing.jsonl") == []
+
+
+def test_the_default_grid_is_the_one_the_sweep_chose() -> None:
+    from beadline.agents.search import DEFAULT_GRID
+
+    assert tune.read_grids(tune.DEFAULT_GRIDS)["half-before-one"] == [dict(g) for g in DEFAULT_GRID]
