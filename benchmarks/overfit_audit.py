@@ -13,7 +13,9 @@ table is the guard's confusion matrix on real programs:
 
 Programs the guard refused during the run (the decoder went on searching) are counted in the
 ``refused in the run`` column (the results' ``guard_rejections``), not in the matrix: the
-program kept is what the search found after them. Only tasks with held-out tests count
+program kept is what the search found after them. When the search found nothing better, the
+result holds the last refused program (``status`` unsolved, ``message`` "overfit guard: ...");
+it was not kept either, so it is not in the matrix. Only tasks with held-out tests count
 (MBPP ``--guide-tests first``, HumanEval's hidden ``check``, JSONL tasks with held-out tests).
 
     .venv/bin/python benchmarks/overfit_audit.py RESULTS.jsonl [RESULTS.jsonl ...]
@@ -43,6 +45,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from beadline.agents.decoding.outcome import OVERFIT_MESSAGE
 from beadline.agents.errors import UserError
 from beadline.agents.overfit import find_overfit
 from beadline.agents.task import Task
@@ -111,6 +114,8 @@ def audit(rows: Sequence[dict[str, Any]]) -> tuple[dict[str, Counter[str]], dict
         task = tasks.get(where)
         if task is None or not _visible_passed(row) or not row.get("program"):
             continue
+        if str(row.get("message") or "").startswith(OVERFIT_MESSAGE):
+            continue  # the run refused this program too: counted in "refused in the run"
         flagged = bool(find_overfit(row["program"], entry_point=task.entry_point, tests=task.tests))
         held_out = bool(row.get("passed"))
         cell = {

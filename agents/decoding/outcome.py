@@ -21,7 +21,12 @@ from beadline.agents.settings import DecoderSettings
 from beadline.agents.task import Cost, SolveStatus, Task
 from beadline.validators.executor import Executor, RunResult
 
-__all__ = ["Clock", "Decoded", "finish"]
+__all__ = ["OVERFIT_MESSAGE", "Clock", "Decoded", "finish"]
+
+
+OVERFIT_MESSAGE = "overfit guard:"
+"""How the ``message`` of a program the overfit guard refused begins (read back by
+``benchmarks/overfit_audit.py``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,7 +96,7 @@ def finish(
         overfit = find_overfit(program, entry_point=task.entry_point, tests=task.tests)
         if overfit:
             status = "unsolved"
-            message = f"overfit guard: {overfit[0].kind}, {overfit[0].reason}" + (
+            message = f"{OVERFIT_MESSAGE} {overfit[0].kind}, {overfit[0].reason}" + (
                 f" (+{len(overfit) - 1} more)" if len(overfit) > 1 else ""
             )
     cost = Cost(

@@ -74,6 +74,17 @@ def results(tmp_path: Path) -> Path:
             visible=True,
             held_out=False,
         ),
+        # refused in the run and recorded as the last program found: not kept, not in the matrix
+        _row(
+            19,
+            "egcfg",
+            "def test_duplicate(arraynums):\n    return False\n",
+            visible=True,
+            held_out=False,
+            guard_rejections=1,
+            status="unsolved",
+            message="overfit guard: ignores_input, line 2: uses none of its parameters ...",
+        ),
         # never passed the visible test: not in the matrix
         _row(
             16,
@@ -90,7 +101,7 @@ def results(tmp_path: Path) -> Path:
 
 def test_the_matrix_counts_each_visible_pass_once(results: Path) -> None:
     counts, keys = audit_script.audit(audit_script.read_results([results]))
-    assert counts["egcfg"] == {"caught": 1, "clean": 1, "refused in the run": 2}
+    assert counts["egcfg"] == {"caught": 1, "clean": 1, "refused in the run": 3}
     assert counts["sample-filter@wall"] == {"missed": 1}
     assert keys["caught"] == ["mbpp/16|egcfg|first"]
     assert keys["missed"] == ["mbpp/11|sample-filter@wall|first"]
