@@ -50,9 +50,9 @@ paper's reference grid (s∈{2,3}, t∈{0.7,0.75,0.9,1.2}, d∈{2,3,5}, γ∈{0,
 entries were chosen by ``benchmarks/tune_grid.py`` on MBPP's validation ids 511–600
 (``half-before-one`` of ``benchmarks/grids/tune.yaml``: the same 15/90 held-out passes as the
 paper's order, at a median of 14.2 instead of 20.0 s per task; the paper order's γ=3 entry ran
-on 61 of the 90 tasks, took 20 % of the time and solved none). The first, γ=0, is the plain model (no candidates, a few dozen tokens): a task the
-model already solves costs nothing more; the last samples the final tokens too, so a retry is not
-a repeat."""
+on 61 of the 90 tasks, took 20 % of the time and solved none). The first, γ=0, is the plain
+model (no candidates, a few dozen tokens): a task the model already solves costs nothing more;
+the last samples the final tokens too, so a retry is not a repeat."""
 
 ROUND_SEED_STEP = 1_000
 """Seed offset of each further round of :func:`repeat_grid`."""

@@ -298,7 +298,7 @@ def render_markdown(tables: Sequence[SettingTable], charts: Mapping[str, str] | 
         header = ["method"]
         for g in guides:
             header += [f"pass@1 `{g}`", f"RSR `{g}`"]
-        out += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        rows: list[list[str]] = []
         for method in methods:
             cells = [method]
             for t in mine:
@@ -310,7 +310,8 @@ def render_markdown(tables: Sequence[SettingTable], charts: Mapping[str, str] | 
                         f"{row.pass_at_1:.1f} ({row.passed}/{row.n})",
                         "—" if row.method == BASELINE else _pct(row.rsr),
                     ]
-            out.append("| " + " | ".join(cells) + " |")
+            rows.append(cells)
+        out += _markdown_table(header, rows)
         out += _markdown_table(
             [
                 "guide-tests",
